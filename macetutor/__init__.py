@@ -1,0 +1,33 @@
+"""macetutor: MACE (Batatia et al., NeurIPS 2022, arXiv:2206.07697) as readable, exact NumPy.
+
+The public names below are a promise to users; see README.md for a tour and
+docs/conventions.md for every convention (harmonic order, Clebsch-Gordan phases, rotations).
+"""
+
+__version__ = "0.1.0"
+
+from macetutor.cg import clebsch_gordan, clebsch_gordan_complex
+from macetutor.so3 import (
+    harmonic_polynomials,
+    random_rotation,
+    real_from_complex,
+    rotation_matrix,
+    spherical_harmonics,
+    spherical_harmonics_with_gradient,
+    wigner_D,
+    wigner_D_complex,
+)
+
+__all__ = [
+    "__version__",
+    "clebsch_gordan",
+    "clebsch_gordan_complex",
+    "harmonic_polynomials",
+    "random_rotation",
+    "real_from_complex",
+    "rotation_matrix",
+    "spherical_harmonics",
+    "spherical_harmonics_with_gradient",
+    "wigner_D",
+    "wigner_D_complex",
+]

@@ -1,0 +1,118 @@
+"""Clebsch-Gordan coefficients: coupling two degrees l1 and l2 into l3, exactly from sympy.
+
+Two objects live here:
+
+* :func:`clebsch_gordan_complex` -- the textbook coefficient <l1 m1 l2 m2 | l3 m3> of the complex
+  (Condon-Shortley) harmonics, an exact sympy number.
+* :func:`clebsch_gordan` -- the same coupling written in macetutor's real basis (e3nn's), a
+  float64 array C of shape (2l1+1, 2l2+1, 2l3+1) with
+
+      sum_{a, b} C[a, b, c] Y1_a Y2_b   transforming like   Y3_c,
+
+  i.e. ``einsum("abc,...a,...b->...c", C, Y1, Y2)`` rotates with ``wigner_D(l3, R)`` for every
+  rotation R (under an improper R it picks up the parity of the product, (-1)^(l1+l2), which
+  differs from the (-1)^l3 inside ``wigner_D(l3, R)`` when l1 + l2 + l3 is odd).
+
+Index legend used in every einsum of the package: a, b, c are the m-indices (0..2l) of the first,
+second and coupled degree.
+
+Derivation. With Q_l = ``so3.real_from_complex(l)`` (Y_real = Q Y_complex) the coupling in the
+real basis is
+
+    C[a, b, c] = i^(l1 + l2 - l3) sum_{m1, m2, m3} Q3[c, m3] <l1 m1 l2 m2 | l3 m3> conj(Q1[a, m1]) conj(Q2[b, m2]).
+
+Without the phase i^(l1+l2-l3) -- the same as using (-i)^l Q_l as change of basis -- the result
+is purely imaginary when l1 + l2 + l3 is odd (e.g. the cross product, (1, 1, 1)); with it, C is
+real. Because macetutor's real basis is the textbook real basis evaluated at a cyclically
+permuted point (a proper rotation of the axes), the same array is the invariant coupling in
+both. The exact coefficients are converted to float64 once and cached on disk (see
+``macetutor._cache``); the change of basis is then done in float64 (a few ulp).
+
+Relation to e3nn (tested; see docs/conventions.md): ``clebsch_gordan(l1, l2, l3) == s *
+sqrt(2 l3 + 1) * e3nn.o3.wigner_3j(l1, l2, l3)`` with a sign s = +-1 per triple.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from macetutor._cache import cached_array
+from macetutor.so3 import _as_degree_list, real_from_complex
+
+__all__ = ["clebsch_gordan", "clebsch_gordan_complex", "is_coupling_allowed"]
+
+
+def is_coupling_allowed(l1: int, l2: int, l3: int) -> bool:
+    """Triangle rule: l1 (x) l2 contains l3 iff |l1 - l2| <= l3 <= l1 + l2."""
+    l1, l2, l3 = _as_degree_list([l1, l2, l3])
+    return abs(l1 - l2) <= l3 <= l1 + l2
+
+
+def _check_triangle(l1: int, l2: int, l3: int) -> tuple[int, int, int]:
+    l1, l2, l3 = _as_degree_list([l1, l2, l3])
+    if not abs(l1 - l2) <= l3 <= l1 + l2:
+        raise ValueError(
+            f"l3 = {l3} does not occur in l1 (x) l2 = {l1} (x) {l2}: the triangle rule needs "
+            f"|l1 - l2| <= l3 <= l1 + l2, i.e. {abs(l1 - l2)} <= l3 <= {l1 + l2}"
+        )
+    return l1, l2, l3
+
+
+def clebsch_gordan_complex(l1: int, m1: int, l2: int, m2: int, l3: int, m3: int):
+    """The exact Clebsch-Gordan coefficient <l1 m1 l2 m2 | l3 m3> (Condon-Shortley phase), from sympy.
+
+    |l3 m3> = sum_{m1, m2} <l1 m1 l2 m2 | l3 m3> |l1 m1> |l2 m2>.
+    Zero unless m1 + m2 = m3 and the triangle rule holds. Example: <1 1 1 -1 | 0 0> = 1/sqrt(3).
+    Racah's formula, as implemented by ``sympy.physics.wigner.clebsch_gordan``.
+    """
+    from sympy.physics.wigner import clebsch_gordan as sympy_clebsch_gordan  # slow import: only on a cache miss
+
+    l1, l2, l3 = _as_degree_list([l1, l2, l3])
+    for l, m in ((l1, m1), (l2, m2), (l3, m3)):  # noqa: E741  (l is a physics symbol here)
+        if isinstance(m, bool) or int(m) != m or abs(m) > l:
+            raise ValueError(f"m must be an integer with |m| <= l, got m = {m!r} for l = {l}")
+    return sympy_clebsch_gordan(l1, l2, l3, int(m1), int(m2), int(m3))
+
+
+def _complex_table(l1: int, l2: int, l3: int) -> np.ndarray:
+    """<l1 m1 l2 m2 | l3 m3> as a float64 array (2l1+1, 2l2+1, 2l3+1), index m + l; exact, then rounded."""
+    table = np.zeros((2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1))  # (2l1+1, 2l2+1, 2l3+1)
+    for m1 in range(-l1, l1 + 1):
+        for m2 in range(max(-l2, -l3 - m1), min(l2, l3 - m1) + 1):
+            table[m1 + l1, m2 + l2, m1 + m2 + l3] = float(clebsch_gordan_complex(l1, m1, l2, m2, l3, m1 + m2))
+    return table
+
+
+def clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
+    """Real Clebsch-Gordan coefficients C[a, b, c] coupling degrees l1 (x) l2 -> l3 in macetutor's real basis.
+
+    Parameters:
+        l1, l2, l3: degrees with |l1 - l2| <= l3 <= l1 + l2 (otherwise ValueError).
+
+    Returns:
+        read-only float64 array (2l1+1, 2l2+1, 2l3+1).
+
+    Identities (tested):
+        * invariance: einsum("abc,ad,be,cf->def", C, D1, D2, D3) == C for D_i = wigner_D(l_i, R), any R
+          in SO(3); for an improper R the left side is (-1)^(l1+l2+l3) C;
+        * equivariance: einsum("abc,...a,...b->...c", C, Y_l1(x), Y_l2(y)) rotates with wigner_D(l3, R)
+          for R in SO(3), and with (-1)^(l1+l2+l3) wigner_D(l3, R) for an improper R;
+        * orthonormal coupling: sum_{a, b} C[a, b, c] C[a, b, c'] = delta_{c c'};
+          sum_{l3, c} C[a, b, c] C[a', b', c] = delta_{a a'} delta_{b b'} (completeness);
+        * selection rule (real basis): C[a, b, c] != 0 only if |m3| = |m1| + |m2| or | |m1| - |m2| |;
+        * C(0, l, l) = identity; C(l, l, 0)[a, b, 0] = delta_ab / sqrt(2l+1) (times a sign);
+        * C = s sqrt(2l3+1) e3nn.o3.wigner_3j(l1, l2, l3), s = +-1 (see docs/conventions.md).
+    """
+    l1, l2, l3 = _check_triangle(l1, l2, l3)
+
+    def compute() -> np.ndarray:
+        T = _complex_table(l1, l2, l3)  # (2l1+1, 2l2+1, 2l3+1)
+        Q1, Q2, Q3 = (real_from_complex(li) for li in (l1, l2, l3))  # (2l+1, 2l+1) each
+        C = 1j ** (l1 + l2 - l3) * np.einsum("cz,xyz,ax,by->abc", Q3, T, Q1.conj(), Q2.conj())
+        if np.max(np.abs(C.imag)) > 1e-14:  # a wrong phase convention would show here
+            raise RuntimeError(f"real Clebsch-Gordan ({l1}, {l2}, {l3}) came out complex")
+        C = C.real  # (2l1+1, 2l2+1, 2l3+1)
+        C[np.abs(C) < 1e-15] = 0.0  # exact zeros (rounding of the basis change leaves ~1e-17)
+        return C
+
+    return cached_array("clebsch_gordan", (l1, l2, l3), (2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1), compute)
