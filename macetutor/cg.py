@@ -68,7 +68,7 @@ def clebsch_gordan_complex(l1: int, m1: int, l2: int, m2: int, l3: int, m3: int)
     from sympy.physics.wigner import clebsch_gordan as sympy_clebsch_gordan  # slow import: only on a cache miss
 
     l1, l2, l3 = _as_degree_list([l1, l2, l3])
-    for l, m in ((l1, m1), (l2, m2), (l3, m3)):  # noqa: E741  (l is a physics symbol here)
+    for l, m in ((l1, m1), (l2, m2), (l3, m3)):
         if isinstance(m, bool) or int(m) != m or abs(m) > l:
             raise ValueError(f"m must be an integer with |m| <= l, got m = {m!r} for l = {l}")
     return sympy_clebsch_gordan(l1, l2, l3, int(m1), int(m2), int(m3))

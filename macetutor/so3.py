@@ -130,7 +130,7 @@ def _exact_recurrence_constants(l_max: int) -> tuple[list, dict, dict]:
     diag = [K(m, m) * sp.factorial2(2 * m - 1) for m in range(l_max + 1)]
     a, b = {}, {}
     for m in range(l_max + 1):
-        for l in range(m + 1, l_max + 1):  # noqa: E741  (l is a physics symbol here)
+        for l in range(m + 1, l_max + 1):
             a[l, m] = K(l, m) / K(l - 1, m) * sp.Rational(2 * l - 1, l - m)
             if l >= m + 2:
                 b[l, m] = K(l, m) / K(l - 2, m) * sp.Rational(l + m - 1, l - m)
@@ -145,9 +145,9 @@ def _recurrence_table(l_max: int) -> np.ndarray:
         table = np.zeros((3, l_max + 1, l_max + 1))  # (3, l_max+1, l_max+1)
         for m, value in enumerate(diag):
             table[0, m, m] = float(value)
-        for (l, m), value in a.items():  # noqa: E741
+        for (l, m), value in a.items():
             table[1, l, m] = float(value)
-        for (l, m), value in b.items():  # noqa: E741
+        for (l, m), value in b.items():
             table[2, l, m] = float(value)
         return table
 
@@ -184,12 +184,16 @@ def _solid_harmonics(u: np.ndarray, l_max: int, constants, with_gradient: bool):
             dA.append(None), dB.append(None)
             continue
         dA.append(
-            xp[..., None] * dA[m - 1] + A[m - 1][..., None] * e_x
-            - yp[..., None] * dB[m - 1] - B[m - 1][..., None] * e_y
+            xp[..., None] * dA[m - 1]
+            + A[m - 1][..., None] * e_x
+            - yp[..., None] * dB[m - 1]
+            - B[m - 1][..., None] * e_y
         )  # (..., 3)
         dB.append(
-            xp[..., None] * dB[m - 1] + B[m - 1][..., None] * e_x
-            + yp[..., None] * dA[m - 1] + A[m - 1][..., None] * e_y
+            xp[..., None] * dB[m - 1]
+            + B[m - 1][..., None] * e_x
+            + yp[..., None] * dA[m - 1]
+            + A[m - 1][..., None] * e_y
         )  # (..., 3)
 
     # P_lm: the normalised Legendre part, three-term recurrence in l for each m
@@ -197,19 +201,17 @@ def _solid_harmonics(u: np.ndarray, l_max: int, constants, with_gradient: bool):
     for m in range(l_max + 1):
         P[m, m] = diag[m] * one  # (...,)
         dP[m, m] = no_gradient  # (..., 3)
-        for l in range(m + 1, l_max + 1):  # noqa: E741  (l is a physics symbol here)
+        for l in range(m + 1, l_max + 1):
             P[l, m] = a[l, m] * zp * P[l - 1, m]  # (...,)
             if with_gradient:
                 dP[l, m] = a[l, m] * (zp[..., None] * dP[l - 1, m] + P[l - 1, m][..., None] * e_z)
             if l >= m + 2:
                 P[l, m] = P[l, m] - b[l, m] * r2 * P[l - 2, m]
                 if with_gradient:
-                    dP[l, m] = dP[l, m] - b[l, m] * (
-                        r2[..., None] * dP[l - 2, m] + 2.0 * u * P[l - 2, m][..., None]
-                    )
+                    dP[l, m] = dP[l, m] - b[l, m] * (r2[..., None] * dP[l - 2, m] + 2.0 * u * P[l - 2, m][..., None])
 
     Y, dY = [], []
-    for l in range(l_max + 1):  # noqa: E741
+    for l in range(l_max + 1):
         for m in range(-l, l + 1):
             trig, dtrig = (B[-m], dB[-m]) if m < 0 else (A[m], dA[m])
             Y.append(P[l, abs(m)] * trig)  # (...,)
@@ -220,11 +222,9 @@ def _solid_harmonics(u: np.ndarray, l_max: int, constants, with_gradient: bool):
     return Y, dY
 
 
-def _normalization_factor(l: int, normalization: str) -> float:  # noqa: E741
+def _normalization_factor(l: int, normalization: str) -> float:
     """Factor turning 'component' into the requested normalisation for degree l."""
-    return {"component": 1.0, "integral": 1.0 / np.sqrt(4.0 * np.pi), "norm": 1.0 / np.sqrt(2 * l + 1)}[
-        normalization
-    ]
+    return {"component": 1.0, "integral": 1.0 / np.sqrt(4.0 * np.pi), "norm": 1.0 / np.sqrt(2 * l + 1)}[normalization]
 
 
 def spherical_harmonics_with_gradient(l, x, normalize: bool = True, normalization: str = "component"):
@@ -305,7 +305,7 @@ def _evaluate(l, x, normalize, normalization, with_gradient):
 
 
 @cache
-def harmonic_polynomials(l: int, normalization: str = "component") -> tuple:  # noqa: E741
+def harmonic_polynomials(l: int, normalization: str = "component") -> tuple:
     """The exact real spherical harmonics of degree l as sympy polynomials in x, y, z.
 
     These are the homogeneous harmonic polynomials |x|^l Y_lm(x/|x|) for m = -l..l, in
@@ -316,7 +316,7 @@ def harmonic_polynomials(l: int, normalization: str = "component") -> tuple:  # 
     """
     import sympy as sp
 
-    (l,) = _as_degree_list(l)  # noqa: E741
+    (l,) = _as_degree_list(l)
     _check_normalization(normalization)
     x, y, z = sp.symbols("x y z", real=True)
     u = np.array([z, x, y], dtype=object)  # textbook coordinates (x', y', z') = (z, x, y)
@@ -332,7 +332,7 @@ def harmonic_polynomials(l: int, normalization: str = "component") -> tuple:  # 
 
 
 @cache
-def _sphere_quadrature(l: int):  # noqa: E741
+def _sphere_quadrature(l: int):
     """Points x_k (K, 3), weights w_k (K,) and Y(x_k) (K, 2l+1) of an exact rule for degree 2l.
 
     Gauss-Legendre in cos(theta) with l+1 nodes times 2l+1 equally spaced azimuths integrates
@@ -389,14 +389,14 @@ def wigner_D(l, R) -> np.ndarray:
     return D
 
 
-def _angular_momentum_y(l: int) -> np.ndarray:  # noqa: E741
+def _angular_momentum_y(l: int) -> np.ndarray:
     """J_y in the basis |l m>, m = -l..l (hbar = 1): (J_+ - J_-) / (2i), J_+|m> = sqrt(l(l+1)-m(m+1))|m+1>."""
     m = np.arange(-l, l)  # (2l,)
     J_plus = np.diag(np.sqrt(l * (l + 1) - m * (m + 1.0)), k=-1)  # (2l+1, 2l+1): row m+1, column m
     return (J_plus - J_plus.T) / 2j  # (2l+1, 2l+1)
 
 
-def wigner_D_complex(l: int, alpha: float, beta: float, gamma: float) -> np.ndarray:  # noqa: E741
+def wigner_D_complex(l: int, alpha: float, beta: float, gamma: float) -> np.ndarray:
     """Textbook complex Wigner D-matrix D^l_{m'm}(alpha, beta, gamma), rows m' and columns m = -l..l.
 
     D^l_{m'm} = <l m'| exp(-i alpha J_z) exp(-i beta J_y) exp(-i gamma J_z) |l m>
@@ -411,7 +411,7 @@ def wigner_D_complex(l: int, alpha: float, beta: float, gamma: float) -> np.ndar
     """
     import scipy.linalg
 
-    (l,) = _as_degree_list(l)  # noqa: E741
+    (l,) = _as_degree_list(l)
     angles = np.array([alpha, beta, gamma], dtype=np.float64)
     if angles.shape != (3,) or not np.all(np.isfinite(angles)):
         raise ValueError(f"alpha, beta, gamma must be finite real numbers, got {alpha!r}, {beta!r}, {gamma!r}")
@@ -420,7 +420,7 @@ def wigner_D_complex(l: int, alpha: float, beta: float, gamma: float) -> np.ndar
     return np.exp(-1j * m * alpha)[:, None] * d * np.exp(-1j * m * gamma)[None, :]  # (2l+1, 2l+1)
 
 
-def real_from_complex(l: int) -> np.ndarray:  # noqa: E741
+def real_from_complex(l: int) -> np.ndarray:
     """Unitary Q with Y_real = Q Y_complex (textbook real and Condon-Shortley complex harmonics).
 
     Rows are real m, columns complex mu, both -l..l:
@@ -430,7 +430,7 @@ def real_from_complex(l: int) -> np.ndarray:  # noqa: E741
     (Wikipedia, "Spherical harmonics", real form). In the textbook axes; macetutor's harmonics
     are these evaluated at (z, x, y).
     """
-    (l,) = _as_degree_list(l)  # noqa: E741
+    (l,) = _as_degree_list(l)
     Q = np.zeros((2 * l + 1, 2 * l + 1), dtype=np.complex128)  # (2l+1, 2l+1)
     s = 1.0 / np.sqrt(2.0)
     for m in range(-l, l + 1):

@@ -11,7 +11,9 @@ from conftest import EQUIVARIANCE_RTOL, ROUNDOFF, relative_residual
 import macetutor as mt
 
 L_MAX_CG = 6
-TRIPLES = [(l1, l2, l3) for l1, l2, l3 in itertools.product(range(L_MAX_CG + 1), repeat=3) if abs(l1 - l2) <= l3 <= l1 + l2]
+TRIPLES = [
+    (l1, l2, l3) for l1, l2, l3 in itertools.product(range(L_MAX_CG + 1), repeat=3) if abs(l1 - l2) <= l3 <= l1 + l2
+]
 
 
 def test_textbook_complex_values():
@@ -57,7 +59,10 @@ def test_real_coupling_is_orthonormal_and_obeys_the_real_selection_rule(l1, l2, 
 @pytest.mark.parametrize("l1, l2", [(0, 0), (1, 1), (2, 1), (3, 2), (4, 4)])
 def test_real_coupling_is_complete(l1, l2):
     """sum_{l3, c} C[a, b, c] C[a', b', c] = delta_{a a'} delta_{b b'}: l1 (x) l2 is the direct sum of the l3."""
-    total = sum(np.einsum("abc,dec->abde", C, C) for C in (mt.clebsch_gordan(l1, l2, l3) for l3 in range(abs(l1 - l2), l1 + l2 + 1)))
+    total = sum(
+        np.einsum("abc,dec->abde", C, C)
+        for C in (mt.clebsch_gordan(l1, l2, l3) for l3 in range(abs(l1 - l2), l1 + l2 + 1))
+    )
     n1, n2 = 2 * l1 + 1, 2 * l2 + 1
     np.testing.assert_allclose(total.reshape(n1 * n2, n1 * n2), np.eye(n1 * n2), atol=ROUNDOFF)
 
@@ -92,7 +97,9 @@ def test_special_cases(rng):
 def test_real_coupling_matches_the_complex_definition_entry_by_entry():
     """Recompute one triple independently, entry by entry in exact sympy arithmetic."""
     l1, l2, l3 = 2, 1, 2
-    Q = {l: sp.Matrix(mt.real_from_complex(l).shape[0], mt.real_from_complex(l).shape[0], lambda i, j: 0) for l in (1, 2)}
+    Q = {
+        l: sp.Matrix(mt.real_from_complex(l).shape[0], mt.real_from_complex(l).shape[0], lambda i, j: 0) for l in (1, 2)
+    }
     s = 1 / sp.sqrt(2)
     for l in (1, 2):  # textbook change of basis, exact
         for m in range(-l, l + 1):
@@ -107,9 +114,14 @@ def test_real_coupling_matches_the_complex_definition_entry_by_entry():
     C = mt.clebsch_gordan(l1, l2, l3)
     for a, b, c in itertools.product(range(5), range(3), range(5)):
         value = sp.I ** (l1 + l2 - l3) * sum(
-            Q[l3][c, m3 + l3] * mt.clebsch_gordan_complex(l1, m1, l2, m2, l3, m3)
-            * sp.conjugate(Q[l1][a, m1 + l1]) * sp.conjugate(Q[l2][b, m2 + l2])
-            for m1 in range(-l1, l1 + 1) for m2 in range(-l2, l2 + 1) for m3 in [m1 + m2] if abs(m3) <= l3
+            Q[l3][c, m3 + l3]
+            * mt.clebsch_gordan_complex(l1, m1, l2, m2, l3, m3)
+            * sp.conjugate(Q[l1][a, m1 + l1])
+            * sp.conjugate(Q[l2][b, m2 + l2])
+            for m1 in range(-l1, l1 + 1)
+            for m2 in range(-l2, l2 + 1)
+            for m3 in [m1 + m2]
+            if abs(m3) <= l3
         )
         value = complex(sp.nsimplify(sp.expand(value)))
         assert abs(value.imag) < 1e-15 and abs(value.real - C[a, b, c]) < 1e-15

@@ -70,7 +70,10 @@ def test_pointwise_norms_of_each_normalisation(l, rng):
 def test_addition_theorem(l, rng):
     """sum_m Y_lm(x) Y_lm(y) = (2l+1)/(4 pi) P_l(x . y)  (integral normalisation)."""
     x, y = random_unit_vectors(rng, 200), random_unit_vectors(rng, 200)
-    lhs = np.sum(mt.spherical_harmonics(l, x, normalization="integral") * mt.spherical_harmonics(l, y, normalization="integral"), -1)
+    lhs = np.sum(
+        mt.spherical_harmonics(l, x, normalization="integral") * mt.spherical_harmonics(l, y, normalization="integral"),
+        -1,
+    )
     rhs = (2 * l + 1) / (4 * np.pi) * scipy.special.eval_legendre(l, np.sum(x * y, -1))
     np.testing.assert_allclose(lhs, rhs, atol=ROUNDOFF * (2 * l + 1))
 
@@ -83,7 +86,9 @@ def test_parity_and_homogeneity(l, rng):
     # normalize=False returns the homogeneous polynomial |x|^l Y(x_hat)
     r = np.linalg.norm(x, axis=-1, keepdims=True)
     expected = r**l * Y
-    np.testing.assert_allclose(mt.spherical_harmonics(l, x, normalize=False), expected, atol=1e-13 * np.max(np.abs(expected)))
+    np.testing.assert_allclose(
+        mt.spherical_harmonics(l, x, normalize=False), expected, atol=1e-13 * np.max(np.abs(expected))
+    )
 
 
 def test_list_of_degrees_concatenates_blocks_in_the_given_order(rng):
@@ -123,8 +128,12 @@ def test_against_sympy_Ynm_and_Znm(l, rng):
     Q = mt.real_from_complex(l)
     for k in range(3):
         subs = {theta_s: theta[k], phi_s: phi[k]}
-        Y_c = np.array([complex(sp.Ynm(l, m, theta_s, phi_s).expand(func=True).evalf(subs=subs)) for m in range(-l, l + 1)])
-        Z = np.array([complex(sp.Znm(l, m, theta_s, phi_s).expand(func=True).evalf(subs=subs)).real for m in range(-l, l + 1)])
+        Y_c = np.array(
+            [complex(sp.Ynm(l, m, theta_s, phi_s).expand(func=True).evalf(subs=subs)) for m in range(-l, l + 1)]
+        )
+        Z = np.array(
+            [complex(sp.Znm(l, m, theta_s, phi_s).expand(func=True).evalf(subs=subs)).real for m in range(-l, l + 1)]
+        )
         np.testing.assert_allclose((Q @ Y_c).real, ours[k], atol=1e-13)
         m = np.arange(-l, l + 1)
         np.testing.assert_allclose(Z, np.where(m < 0, -1.0, (-1.0) ** m) * ours[k], atol=1e-13)
@@ -142,7 +151,9 @@ def test_float_path_equals_exact_sympy_polynomials(l, rng):
     x = rng.standard_normal((20, 3))
     with mpmath.workdps(40):
         exact = np.array([[float(v) for v in f(*map(mpmath.mpf, p))] for p in x])
-    np.testing.assert_allclose(mt.spherical_harmonics(l, x, normalize=False), exact, rtol=1e-13, atol=1e-13 * np.max(np.abs(exact)))
+    np.testing.assert_allclose(
+        mt.spherical_harmonics(l, x, normalize=False), exact, rtol=1e-13, atol=1e-13 * np.max(np.abs(exact))
+    )
 
 
 @pytest.mark.parametrize("l", [1, 2, 3, 4])
@@ -197,8 +208,14 @@ def test_gradient_identities(l, rng):
 
 @pytest.mark.parametrize(
     "l, error, match",
-    [(-1, ValueError, ">= 0"), (1.5, TypeError, "integer"), ("2", TypeError, "integer"), (True, TypeError, "integer"),
-     ([], ValueError, "non-empty"), ([1, -2], ValueError, ">= 0")],
+    [
+        (-1, ValueError, ">= 0"),
+        (1.5, TypeError, "integer"),
+        ("2", TypeError, "integer"),
+        (True, TypeError, "integer"),
+        ([], ValueError, "non-empty"),
+        ([1, -2], ValueError, ">= 0"),
+    ],
 )
 def test_bad_degree(l, error, match):
     with pytest.raises(error, match=match):
@@ -207,8 +224,14 @@ def test_bad_degree(l, error, match):
 
 @pytest.mark.parametrize(
     "x, match",
-    [(np.zeros((2, 3)), "zero-length"), (np.array([np.nan, 0, 1]), "NaN"), (np.array([np.inf, 0, 1]), "NaN or infinite"),
-     (np.ones((4, 2)), r"shape \(\.\.\., 3\)"), (np.float64(1.0), r"shape"), (np.array(["a", "b", "c"]), "real array")],
+    [
+        (np.zeros((2, 3)), "zero-length"),
+        (np.array([np.nan, 0, 1]), "NaN"),
+        (np.array([np.inf, 0, 1]), "NaN or infinite"),
+        (np.ones((4, 2)), r"shape \(\.\.\., 3\)"),
+        (np.float64(1.0), r"shape"),
+        (np.array(["a", "b", "c"]), "real array"),
+    ],
 )
 def test_bad_vectors(x, match):
     with pytest.raises((ValueError, TypeError), match=match):

@@ -62,7 +62,10 @@ def test_complex_D_equals_sympy_Rotation_D(l, rng):
     alpha, beta, gamma = rng.uniform(-np.pi, np.pi, 3)
     D = mt.wigner_D_complex(l, alpha, beta, gamma)
     expected = np.array(
-        [[complex(Rotation.D(l, mp, m, alpha, beta, gamma).doit().evalf()) for m in range(-l, l + 1)] for mp in range(-l, l + 1)]
+        [
+            [complex(Rotation.D(l, mp, m, alpha, beta, gamma).doit().evalf()) for m in range(-l, l + 1)]
+            for mp in range(-l, l + 1)
+        ]
     )
     np.testing.assert_allclose(D, expected, atol=1e-14)
 
@@ -105,8 +108,12 @@ def test_rotation_helpers(rng):
 
 @pytest.mark.parametrize(
     "R, match",
-    [(np.diag([1.0, 1.0, 2.0]), "not orthogonal"), (np.eye(2), r"shape \(\.\.\., 3, 3\)"), (np.full((3, 3), np.nan), "NaN"),
-     (np.eye(3) + 1e-6, "not orthogonal")],
+    [
+        (np.diag([1.0, 1.0, 2.0]), "not orthogonal"),
+        (np.eye(2), r"shape \(\.\.\., 3, 3\)"),
+        (np.full((3, 3), np.nan), "NaN"),
+        (np.eye(3) + 1e-6, "not orthogonal"),
+    ],
 )
 def test_bad_rotation(R, match):
     with pytest.raises(ValueError, match=match):

@@ -1,0 +1,5 @@
+import sys
+
+from macetutor.cli import main
+
+sys.exit(main())
