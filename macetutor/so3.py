@@ -246,7 +246,8 @@ def spherical_harmonics(l, x, normalize: bool = True, normalization: str = "comp
     """Real spherical harmonics Y_lm(x) in e3nn's basis and order.
 
     Y_lm(x) = sqrt(2) N_lm P_l^|m|(cos theta) {cos(m phi) if m > 0, sin(|m| phi) if m < 0},
-    Y_l0 = N_l0 P_l(cos theta), with N_lm = sqrt((2l+1)/(4 pi) (l-|m|)!/(l+|m|)!), where
+    Y_l0 = N_l0 P_l(cos theta), where P_l^m is the associated Legendre function *without* the
+    Condon-Shortley sign (-1)^m (scipy's ``lpmv`` includes it), N_lm = sqrt((2l+1)/(4 pi) (l-|m|)!/(l+|m|)!), where
     (theta, phi) are the polar angles of x about e3nn's polar axis y (the textbook formula
     evaluated at (x', y', z') = (z, x, y)); rescaled to the requested normalisation.
 
