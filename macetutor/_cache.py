@@ -60,12 +60,12 @@ def clear_memory_cache() -> None:
     _MEMORY.clear()
 
 
-def cached_array(name: str, args: tuple, shape: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
+def cached_array(name: str, args: tuple, shape: tuple | None, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """Return ``compute()``, cached in memory and on disk under ``name`` and ``args``.
 
     ``args`` must be a tuple of ints/strings that, together with ``name`` and the package
     version, determines the result completely; ``shape`` is the shape the result must have
-    (a cached file of another shape or dtype is treated as corrupt).
+    (a cached file of another shape or dtype is treated as corrupt; ``None`` if it is not known in advance).
     """
     key = _key(name, args)
     if key in _MEMORY:
@@ -75,14 +75,14 @@ def cached_array(name: str, args: tuple, shape: tuple, compute: Callable[[], np.
     if path.exists():
         try:
             value = np.load(path, allow_pickle=False)
-            if value.shape != tuple(shape) or value.dtype != np.float64 or not np.all(np.isfinite(value)):
+            if (shape is not None and value.shape != tuple(shape)) or value.dtype != np.float64 or not np.all(np.isfinite(value)):
                 raise ValueError(f"holds a {value.dtype} array of shape {value.shape}, expected float64 {shape}")
         except Exception as err:  # truncated or corrupt file: recompute, say so
             warnings.warn(f"macetutor cache file {path} is unreadable ({err}); recomputing it.", stacklevel=3)
             value = None
     if value is None:
         value = np.asarray(compute(), dtype=np.float64)
-        assert value.shape == tuple(shape), (name, args, value.shape, shape)
+        assert shape is None or value.shape == tuple(shape), (name, args, value.shape, shape)
         _write_atomically(path, value)
     value.setflags(write=False)
     _MEMORY[key] = value

@@ -116,3 +116,77 @@ def clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
         return C
 
     return cached_array("clebsch_gordan", (l1, l2, l3), (2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1), compute)
+
+
+# --------------------------------------------------------------------------------------------
+# generalised Clebsch-Gordan coefficients (the "U" tensors of the product basis)
+# --------------------------------------------------------------------------------------------
+
+
+def _coupling_paths(irreps_in: tuple, nu: int, filter_mid: tuple | None) -> list:
+    """All left-nested couplings ((x_1 (x) x_2) (x) x_3) ... (x) x_nu of nu copies of a feature with blocks irreps_in.
+
+    Returns a list of (irrep, G) with G of shape (2L+1, D, ..., D) (nu axes of size D = sum(2l+1)):
+    G[M, a_1, ..., a_nu] couples the product x_{a_1} ... x_{a_nu} into the component M of the irrep.
+    The list is sorted (stably) by irrep at every level, the order mace-torch uses.
+    """
+    D = sum(2 * l + 1 for l, _ in irreps_in)
+    if nu == 1:
+        identity = np.eye(D)  # (D, D)
+        out, start = [], 0
+        for l, p in irreps_in:
+            out.append(((l, p), identity[start : start + 2 * l + 1]))  # (2l+1, D)
+            start += 2 * l + 1
+        return out
+    out = []
+    for (L_left, p_left), G_left in _coupling_paths(irreps_in, nu - 1, filter_mid):
+        start = 0
+        for l, p in irreps_in:
+            for L in range(abs(L_left - l), L_left + l + 1):
+                irrep_out = (L, p_left * p)
+                if filter_mid is not None and irrep_out not in filter_mid:
+                    continue
+                C = clebsch_gordan(L_left, l, L)  # (2L_left+1, 2l+1, 2L+1)
+                coupled = np.einsum("u...,umM->M...m", G_left, C)  # (2L+1, D, ..., D, 2l+1)
+                G = np.zeros((2 * L + 1,) + (D,) * nu)  # (2L+1, D, ..., D)
+                G[..., start : start + 2 * l + 1] = coupled
+                out.append((irrep_out, G))
+            start += 2 * l + 1
+    return sorted(out, key=lambda item: item[0])
+
+
+def generalized_clebsch_gordan(irreps_in: list, irrep_out: tuple, nu: int) -> np.ndarray:
+    """U^{(nu)}[M, a_1, ..., a_nu, eta]: the generalised Clebsch-Gordan coefficients of the product basis.
+
+    MACE paper eq. (10): B_{eta, LM} = sum_{a_1..a_nu} U[M, a_1, ..., a_nu, eta] prod_xi A_{a_xi}, where
+    a = (l, m) runs over the blocks of ``irreps_in`` (flattened) and eta over the coupling paths
+    l_1 (x) l_2 -> L_2, L_2 (x) l_3 -> L_3, ... ending in ``irrep_out`` = (L, parity). Each step uses
+    macetutor's own real Clebsch-Gordan coefficients, so every path is an orthonormal coupling. For
+    nu = 4 the intermediate irreps are restricted to natural parity (l, (-1)^l), as in mace-torch.
+
+    Parameters:
+        irreps_in: the blocks of the atomic basis A, e.g. [(0, 1), (1, -1), (2, 1), (3, -1)].
+        irrep_out: (L, p).
+        nu: correlation order >= 1.
+
+    Returns:
+        read-only array (2L+1, D, ..., D, n_paths) with nu axes of size D = sum(2l+1); n_paths may be 0.
+
+    Identities (tested): equivariance, sum U[M, a..] prod D(R)_{a a'} = sum_M' D^L(R)_{M M'} U[M', a'..];
+    the paths are the same as mace-torch's up to a sign each.
+    """
+    irreps_in = tuple((int(l), int(p)) for l, p in irreps_in)
+    L, P = int(irrep_out[0]), int(irrep_out[1])
+    if nu < 1:
+        raise ValueError(f"the correlation order nu must be >= 1, got {nu}")
+    filter_mid = tuple((l, (-1) ** l) for l in range(12)) if nu == 4 else None
+    name = "U-" + "".join(f"{l}{'e' if p == 1 else 'o'}" for l, p in irreps_in)
+
+    def compute() -> np.ndarray:
+        paths = [G for irrep, G in _coupling_paths(irreps_in, nu, filter_mid) if irrep == (L, P)]
+        D = sum(2 * l + 1 for l, _ in irreps_in)
+        if not paths:
+            return np.zeros((2 * L + 1,) + (D,) * nu + (0,))
+        return np.stack(paths, axis=-1)  # (2L+1, D, ..., D, n_paths)
+
+    return cached_array(name, (L, "e" if P == 1 else "o", nu), None, compute)

@@ -1,0 +1,202 @@
+"""Import a mace-torch model (0.3.x, e3nn backend) into macetutor: the same function, macetutor's own coefficients.
+
+mace-torch computes with e3nn's ``wigner_3j`` and with U tensors built from them; macetutor uses its own
+Clebsch-Gordan coefficients (sympy, Condon-Shortley) and its own U tensors. They span the same spaces and
+differ by a sign per coupling path (see docs/conventions.md). The importer *computes* that map and moves
+it into the weights:
+
+* edge tensor product: macetutor's C(l1, l2, l3) = s sqrt(2 l3 + 1) W3j(l1, l2, l3) with s = +-1, so the
+  radial weights of that path are multiplied by s (the last layer of the radial MLP);
+* product basis: U_torch = U_ours T, with T found by least squares (it comes out a signed identity:
+  the same paths in the same order), so W_ours = T W_torch.
+
+Nothing is taken from mace-torch's forward pass. Needs the ``verify`` extra (torch, mace-torch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from macetutor.cg import clebsch_gordan, generalized_clebsch_gordan
+from macetutor.irreps import irreps_string
+from macetutor.model import MACE, MACEConfig, layer_shapes
+
+__all__ = ["from_mace_torch", "UnsupportedModelError"]
+
+SUPPORTED_FIRST = {"RealAgnosticInteractionBlock", "RealAgnosticResidualInteractionBlock"}
+SUPPORTED_LATER = {"RealAgnosticResidualInteractionBlock"}
+
+
+class UnsupportedModelError(ValueError):
+    """The mace-torch model uses a feature macetutor does not implement (the message names it)."""
+
+
+def _np(tensor) -> np.ndarray:
+    return tensor.detach().cpu().to(dtype=__import__("torch").float64).numpy()
+
+
+def _irreps(e3nn_irreps) -> list:
+    return [(ir.l, ir.p) for mul, ir in e3nn_irreps for _ in range(1)]
+
+
+def _linear_blocks(linear) -> list[np.ndarray]:
+    """Split an e3nn o3.Linear's flat weight into its (mul_in, mul_out) blocks, in instruction order."""
+    w, blocks, start = _np(linear.weight), [], 0
+    for ins in linear.instructions:
+        size = int(np.prod(ins.path_shape))
+        blocks.append(w[start : start + size].reshape(ins.path_shape))
+        start += size
+    return blocks
+
+
+def _check_supported(model) -> None:
+    name = type(model).__name__
+    if name not in ("MACE", "ScaleShiftMACE"):
+        raise UnsupportedModelError(f"model class {name} is not supported (only MACE and ScaleShiftMACE)")
+    for t, interaction in enumerate(model.interactions):
+        cls = type(interaction).__name__
+        allowed = SUPPORTED_FIRST if t == 0 else SUPPORTED_LATER
+        if cls not in allowed:
+            raise UnsupportedModelError(f"interaction block {cls} (layer {t}) is not supported; macetutor implements "
+                                        f"{sorted(allowed)}")
+        if getattr(interaction, "cueq_config", None) is not None and getattr(interaction.cueq_config, "enabled", False):
+            raise UnsupportedModelError("cuequivariance layout is not supported: convert the model back to e3nn first "
+                                        "(mace's mace_cueq_to_e3nn)")
+        if getattr(interaction, "oeq_config", None) is not None and getattr(interaction.oeq_config, "enabled", False):
+            raise UnsupportedModelError("openequivariance (OEQ) kernels are not supported")
+    heads = getattr(model, "heads", ["Default"])
+    if len(heads) != 1:
+        raise UnsupportedModelError(f"multi-head models are not supported (heads {list(heads)})")
+    if getattr(model, "pair_repulsion", False):
+        raise UnsupportedModelError("ZBL pair repulsion is not supported")
+    bessel = type(model.radial_embedding.bessel_fn).__name__
+    if bessel != "BesselBasis":
+        raise UnsupportedModelError(f"radial basis {bessel} is not supported (only the Bessel basis)")
+    if getattr(model.radial_embedding, "distance_transform", None) is not None:
+        raise UnsupportedModelError("distance transforms (Agnesi/Soft) are not supported")
+    if not getattr(model.radial_embedding, "apply_cutoff", True):
+        raise UnsupportedModelError("apply_cutoff=False is not supported")
+    for flag in ("use_agnostic_product", "use_last_readout_only", "use_embedding_readout", "keep_last_layer_irreps"):
+        if getattr(model, flag, False):
+            raise UnsupportedModelError(f"the option {flag} is not supported")
+    if getattr(model, "embedding_specs", None):
+        raise UnsupportedModelError("joint embeddings (embedding_specs) are not supported")
+    sh_irreps = model.spherical_harmonics.irreps_out
+    if any(ir.p != (-1) ** ir.l for _, ir in sh_irreps):
+        raise UnsupportedModelError("use_so3 (harmonics without parity) is not supported")
+    if len(model.readouts) > 1 and type(model.readouts[-1]).__name__ != "NonLinearReadoutBlock":
+        raise UnsupportedModelError(f"readout {type(model.readouts[-1]).__name__} is not supported")
+
+
+def from_mace_torch(model) -> MACE:
+    """The macetutor model that computes the same function as the mace-torch ``model`` (MACE or ScaleShiftMACE).
+
+    Raises:
+        UnsupportedModelError naming the feature, for models outside macetutor's scope: cuequivariance
+        layout, density / non-linear / attention interaction blocks, multi-head, ZBL, other radial bases.
+    """
+    import mace  # noqa: F401  (sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD before e3nn loads its constants)
+    import torch
+    from e3nn import o3
+
+    _check_supported(model)
+    T = len(model.interactions)
+    hidden = model.interactions[1].node_feats_irreps if T > 1 else model.products[0].linear.irreps_out
+    muls = {mul for mul, _ in hidden}
+    if len(muls) != 1:
+        raise UnsupportedModelError(f"hidden irreps {hidden} do not have equal multiplicities")
+    C = muls.pop()
+    E0 = _np(model.atomic_energies_fn.atomic_energies).reshape(-1)
+    avg = {float(interaction.avg_num_neighbors) for interaction in model.interactions}
+    if len(avg) != 1:
+        raise UnsupportedModelError(f"layers with different avg_num_neighbors {sorted(avg)} are not supported")
+    radial_net = model.interactions[0].conv_tp_weights
+    radial_act = next(layer.act for layer in radial_net.children() if getattr(layer, "act", None) is not None)
+    scale = shift = None
+    if hasattr(model, "scale_shift"):
+        scale = float(_np(model.scale_shift.scale).reshape(-1)[0])
+        shift = float(_np(model.scale_shift.shift).reshape(-1)[0])
+    config = MACEConfig(
+        elements=tuple(int(z) for z in model.atomic_numbers.tolist()),
+        hidden_irreps=irreps_string(C, _irreps(hidden)),
+        max_ell=int(model.spherical_harmonics.irreps_out.lmax),
+        correlation=tuple(int(p.symmetric_contractions.contractions[0].correlation) for p in model.products),
+        r_max=float(model.r_max),
+        num_bessel=int(model.radial_embedding.bessel_fn.bessel_weights.numel()),
+        num_polynomial_cutoff=int(model.radial_embedding.cutoff_fn.p),
+        radial_mlp=tuple(int(h) for h in radial_net.hs[1:-1]),
+        mlp_width=int(model.readouts[-1].linear_1.irreps_out.dim) if T > 1 else 16,
+        avg_num_neighbors=avg.pop(),
+        atomic_energies=tuple(float(e) for e in E0),
+        scale=1.0 if scale is None else scale,
+        shift=0.0 if shift is None else shift,
+        first_layer_residual="Residual" in type(model.interactions[0]).__name__,
+        radial_activation_constant=float(radial_act.cst),
+        readout_activation_constant=float(model.readouts[-1].non_linearity.acts[0].cst) if T > 1 else 1.0,
+    )
+    n_el = len(config.elements)
+    P = {"embedding": _np(model.node_embedding.linear.weight).reshape(n_el, C), "E0": E0}
+    for t in range(T):
+        s, p = layer_shapes(config, t), f"layer{t}."
+        interaction, prod = model.interactions[t], model.products[t]
+        # linear_up: one block per irrep of h
+        for b, W in enumerate(_linear_blocks(interaction.linear_up)):
+            P[p + f"linear_up.{b}"] = W
+        # edge tensor product: same paths, same order; sign of each path from comparing the coefficients
+        tp = interaction.conv_tp
+        irreps1, irreps2, irreps_mid = tp.irreps_in1, tp.irreps_in2, tp.irreps_out
+        torch_paths = [(irreps1[ins.i_in1].ir, irreps2[ins.i_in2].ir, irreps_mid[ins.i_out].ir) for ins in tp.instructions]
+        ours = [(s.irreps_in[i1], (l2, (-1) ** l2), out) for i1, l2, out in ((a, b, c) for a, b, c in s.paths)]
+        if [((a.l, a.p), (b.l, b.p), (c.l, c.p)) for a, b, c in torch_paths] != ours:
+            raise UnsupportedModelError(f"layer {t}: tensor-product paths {torch_paths} differ from macetutor's {ours}")
+        signs = []
+        for (l1, _), (l2, _), (l3, _) in ours:
+            w3j = np.sqrt(2 * l3 + 1) * o3.wigner_3j(l1, l2, l3, dtype=torch.float64).numpy()
+            sign = float(np.sign(np.sum(clebsch_gordan(l1, l2, l3) * w3j)))
+            assert np.max(np.abs(clebsch_gordan(l1, l2, l3) - sign * w3j)) < 1e-12
+            signs.append(sign)
+        layers = [_np(layer.weight) for layer in interaction.conv_tp_weights.children() if hasattr(layer, "weight")]
+        layers[-1] = layers[-1] * np.repeat(signs, C)[None, :]  # path k occupies columns k C .. (k+1) C - 1
+        for k, W in enumerate(layers):
+            P[p + f"radial.{k}"] = W
+        # linear after the neighbour sum: one (C, C) block per path (instruction i_in = path index)
+        for ins, W in zip(interaction.linear.instructions, _linear_blocks(interaction.linear), strict=True):
+            P[p + f"linear.{ins.i_in}"] = W
+        # element-dependent self-connection (skip_tp, FullyConnectedTensorProduct with the one-hot elements)
+        skip = interaction.skip_tp
+        w, start, by_irrep = _np(skip.weight), 0, {}
+        for ins in skip.instructions:
+            size = int(np.prod(ins.path_shape))
+            by_irrep[(skip.irreps_out[ins.i_out].ir.l, skip.irreps_out[ins.i_out].ir.p)] = w[start : start + size].reshape(ins.path_shape)
+            start += size
+        skip_in, skip_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_target, s.irreps_target)
+        for b, irrep in enumerate(ir for ir in skip_out if ir in skip_in):
+            P[p + f"skip.{b}"] = by_irrep[irrep]
+        # product basis: W_ours = T W_torch with U_torch = U_ours T
+        for irrep, contraction in zip(s.irreps_out, prod.symmetric_contractions.contractions, strict=True):
+            key = irreps_string(1, [irrep])[2:]
+            corr = contraction.correlation
+            for nu in range(1, corr + 1):
+                W_torch = contraction.weights_max if nu == corr else contraction.weights[corr - 1 - nu]
+                W_torch = _np(W_torch)  # (n_el, K, C)
+                U_ours = generalized_clebsch_gordan(s.irreps_target, irrep, nu)
+                K = U_ours.shape[-1]
+                U_torch = _np(getattr(contraction, f"U_matrix_{nu}")).reshape(-1, K)
+                T_map, *_ = np.linalg.lstsq(U_ours.reshape(-1, K), U_torch, rcond=None)  # (K, K)
+                residual = np.max(np.abs(U_ours.reshape(-1, K) @ T_map - U_torch), initial=0.0)
+                if residual > 1e-5:
+                    raise UnsupportedModelError(f"layer {t}, {key}, nu={nu}: mace-torch's U tensors are not in the span of "
+                                                f"macetutor's (residual {residual:.2g}); is cuequivariance's basis in use?")
+                rounded = np.round(T_map)
+                if np.max(np.abs(T_map - rounded), initial=0.0) < 1e-6:  # a signed permutation: make it exact
+                    T_map = rounded
+                P[p + f"product.{key}.nu{nu}"] = np.einsum("kq,zqc->zkc", T_map, W_torch)
+        for b, W in enumerate(_linear_blocks(prod.linear)):
+            P[p + f"product_linear.{b}"] = W
+        readout = model.readouts[t]
+        if s.readout == "linear":
+            P[p + "readout"] = _linear_blocks(readout.linear)[0]
+        else:
+            P[p + "readout.1"] = _linear_blocks(readout.linear_1)[0]
+            P[p + "readout.2"] = _linear_blocks(readout.linear_2)[0]
+    return MACE(config, P)

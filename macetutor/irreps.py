@@ -1,0 +1,76 @@
+"""Irreducible representations of O(3), as plain tuples: ``(l, p)`` with parity ``p = +1`` ("e") or ``-1`` ("o").
+
+MACE features are direct sums of such blocks. macetutor stores a feature of ``C`` channels as an array
+``(n_atoms, C, sum(2l+1))``: the blocks of ``irreps`` side by side on the last axis, each block in the
+``m = -l..l`` order of :func:`macetutor.spherical_harmonics`. (mace-torch/e3nn flatten the same numbers
+"channel-major" to ``(n_atoms, sum(C (2l+1)))``; :func:`to_e3nn_layout` converts.)
+
+Ordering: irreps compare as tuples, so ``0o < 0e < 1o < 1e < 2o ...`` exactly as e3nn sorts them.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+__all__ = ["Irrep", "parse_irreps", "irreps_string", "spherical_harmonics_irreps", "dim", "offsets", "to_e3nn_layout"]
+
+Irrep = tuple[int, int]
+
+
+def parse_irreps(text: str) -> tuple[int, list[Irrep]]:
+    """``"32x0e + 32x1o"`` -> ``(32, [(0, 1), (1, -1)])``; every block must have the same multiplicity."""
+    blocks = []
+    for part in text.replace(" ", "").split("+"):
+        match = re.fullmatch(r"(\d+)x(\d+)([eo])", part)
+        if not match:
+            raise ValueError(f"cannot read irreps {text!r}: expected blocks like '32x0e + 32x1o', got {part!r}")
+        blocks.append((int(match.group(1)), (int(match.group(2)), 1 if match.group(3) == "e" else -1)))
+    multiplicities = {mul for mul, _ in blocks}
+    if len(multiplicities) != 1:
+        raise ValueError(f"all blocks of the hidden irreps must have the same multiplicity, got {text!r}")
+    irreps = [ir for _, ir in blocks]
+    if len(set(irreps)) != len(irreps):
+        raise ValueError(f"each irrep may appear once in the hidden irreps, got {text!r}")
+    return multiplicities.pop(), irreps
+
+
+def irreps_string(channels: int, irreps: list[Irrep]) -> str:
+    """The inverse of :func:`parse_irreps`: ``(32, [(0, 1), (1, -1)])`` -> ``"32x0e+32x1o"``."""
+    return "+".join(f"{channels}x{l}{'e' if p == 1 else 'o'}" for l, p in irreps)
+
+
+def spherical_harmonics_irreps(max_ell: int) -> list[Irrep]:
+    """The irreps of Y_0..Y_max_ell: ``[(0, 1), (1, -1), (2, 1), ...]`` (parity (-1)^l)."""
+    return [(l, (-1) ** l) for l in range(max_ell + 1)]
+
+
+def dim(irreps: list[Irrep]) -> int:
+    """sum(2l+1) over the blocks."""
+    return sum(2 * l + 1 for l, _ in irreps)
+
+
+def offsets(irreps: list[Irrep]) -> list[slice]:
+    """The slice of each block on the last axis."""
+    out, start = [], 0
+    for l, _ in irreps:
+        out.append(slice(start, start + 2 * l + 1))
+        start += 2 * l + 1
+    return out
+
+
+def to_e3nn_layout(x: np.ndarray, irreps: list[Irrep]) -> np.ndarray:
+    """(n, C, sum(2l+1)) -> (n, sum(C (2l+1))): e3nn's "mul_ir" layout (block after block, channel-major)."""
+    n, channels = x.shape[:2]
+    return np.concatenate([x[:, :, s].reshape(n, -1) for s in offsets(irreps)], axis=1)  # (n, sum(C (2l+1)))
+
+
+def from_e3nn_layout(x: np.ndarray, channels: int, irreps: list[Irrep]) -> np.ndarray:
+    """(n, sum(C (2l+1))) -> (n, C, sum(2l+1)), the inverse of :func:`to_e3nn_layout`."""
+    blocks, start = [], 0
+    for l, _ in irreps:
+        size = channels * (2 * l + 1)
+        blocks.append(x[:, start : start + size].reshape(len(x), channels, 2 * l + 1))
+        start += size
+    return np.concatenate(blocks, axis=2)  # (n, C, sum(2l+1))

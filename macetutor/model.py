@@ -1,0 +1,319 @@
+"""The MACE model: configuration, parameters as plain arrays, evaluation with every intermediate kept.
+
+One interaction layer t (MACE paper, Batatia et al. 2022, arXiv:2206.07697), as mace-torch computes it:
+
+    h~      = W_up h^{(t)}                                              channel mixing
+    A       = eq. (8) / (9): sum over neighbours of C (R(r_ij) Y(r_ij) h~_j), linear, / avg_num_neighbors
+    [first layer, mace-torch's RealAgnosticInteractionBlock: A <- W_{z_i} A, element-dependent]
+    B^{(nu)} = eq. (10): generalised Clebsch-Gordan contraction of nu copies of A, nu = 1..N
+    m       = eq. (11): sum_nu sum_eta W^{(nu)}_{z_i eta k} B^{(nu)}
+    h^{(t+1)} = eq. (12): W m + W_{z_i} h^{(t)}   (the residual self-connection; not in a non-residual first layer)
+    E_i^{(t)} = readout: linear for t < T-1, MLP (SiLU) for the last layer
+
+    E = sum_i E0_{z_i} + sum_i (scale * sum_t E_i^{(t)} + shift)
+
+The last layer keeps only the scalar channels of h (it only feeds the energy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from macetutor import basis, product, radial
+from macetutor.cg import generalized_clebsch_gordan
+from macetutor.irreps import dim, irreps_string, parse_irreps, spherical_harmonics_irreps
+from macetutor.neighbors import neighbor_list
+from macetutor.so3 import spherical_harmonics
+
+__all__ = ["MACEConfig", "MACE", "Evaluation", "LayerShapes"]
+
+FILE_FORMAT = "macetutor-mace"
+FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MACEConfig:
+    """Everything that fixes the architecture (the weights are separate). Defaults follow mace-torch's CLI."""
+
+    elements: tuple[int, ...]  # atomic numbers; the position in this tuple is the element index z
+    hidden_irreps: str = "32x0e+32x1o"  # node features h: equal multiplicities (channels) in every block
+    max_ell: int = 3  # spherical harmonics Y_0..Y_max_ell of the edge directions
+    correlation: tuple[int, ...] = (3, 3)  # body order N of the product basis, one per layer
+    r_max: float = 5.0  # cutoff radius, Å
+    num_bessel: int = 8  # number of Bessel functions
+    num_polynomial_cutoff: int = 5  # exponent p of the cutoff envelope
+    radial_mlp: tuple[int, ...] = (64, 64, 64)  # hidden widths of the radial MLP
+    mlp_width: int = 16  # hidden width of the last (non-linear) readout
+    avg_num_neighbors: float = 1.0  # the divisor of the neighbour sum
+    atomic_energies: tuple[float, ...] = ()  # E0 per element, eV
+    scale: float = 1.0  # ScaleShiftMACE's scale of the interaction energy (1 for plain MACE)
+    shift: float = 0.0  # ScaleShiftMACE's shift per atom, eV (0 for plain MACE)
+    first_layer_residual: bool = False  # mace-torch's CLI model "MACE" uses a non-residual first layer
+    radial_activation_constant: float = radial.SILU_NORMALIZE2MOM  # e3nn normalize2mom constant of SiLU
+    readout_activation_constant: float = radial.SILU_NORMALIZE2MOM
+
+    def __post_init__(self):
+        channels, irreps = parse_irreps(self.hidden_irreps)
+        if irreps[0] != (0, 1):
+            raise ValueError(f"the hidden irreps must start with scalars (0e), got {self.hidden_irreps!r}")
+        if len(self.elements) == 0 or len(set(self.elements)) != len(self.elements):
+            raise ValueError(f"elements must be distinct atomic numbers, got {self.elements}")
+        if len(self.atomic_energies) != len(self.elements):
+            raise ValueError(f"need one atomic energy E0 per element: {len(self.elements)} elements, "
+                             f"{len(self.atomic_energies)} energies")
+        if not 1 <= len(self.correlation) <= 10 or any(nu not in (1, 2, 3, 4) for nu in self.correlation):
+            raise ValueError(f"correlation must list one order in 1..4 per layer, got {self.correlation}")
+        if not (np.isfinite(self.r_max) and self.r_max > 0):
+            raise ValueError(f"r_max must be a positive number, got {self.r_max}")
+        if self.max_ell < 0 or self.num_bessel < 1 or self.num_polynomial_cutoff < 1 or self.avg_num_neighbors <= 0:
+            raise ValueError("max_ell >= 0, num_bessel >= 1, num_polynomial_cutoff >= 1 and avg_num_neighbors > 0 needed")
+
+    @property
+    def num_interactions(self) -> int:
+        return len(self.correlation)
+
+    @property
+    def channels(self) -> int:
+        return parse_irreps(self.hidden_irreps)[0]
+
+    @property
+    def hidden(self) -> list:
+        return parse_irreps(self.hidden_irreps)[1]
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> MACEConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown configuration fields {sorted(unknown)}")
+        tuples = {"elements", "correlation", "radial_mlp", "atomic_energies"}
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class LayerShapes:
+    """The irreps of one interaction layer, derived from the configuration."""
+
+    irreps_in: list  # blocks of h^{(t)}
+    irreps_target: list  # blocks of A (the harmonics' irreps)
+    irreps_out: list  # blocks of h^{(t+1)}
+    paths: list  # edge tensor-product paths (h block, Y block, output irrep)
+    residual: bool  # residual interaction block: self-connection from h^{(t)}
+    correlation: int
+    readout: str  # "linear" or "mlp"
+
+
+def layer_shapes(config: MACEConfig, t: int) -> LayerShapes:
+    hidden, T = config.hidden, config.num_interactions
+    sh = spherical_harmonics_irreps(config.max_ell)
+    if t > 0 and (0, -1) in hidden:  # pseudo-scalars in h: A keeps both parities (as mace-torch)
+        target = sorted((l, p) for l in range(config.max_ell + 1) for p in (1, -1))
+    else:
+        target = sh
+    irreps_in = [(0, 1)] if t == 0 else hidden
+    irreps_out = [(0, 1)] if t == T - 1 else hidden
+    return LayerShapes(
+        irreps_in=irreps_in,
+        irreps_target=target,
+        irreps_out=irreps_out,
+        paths=basis.conv_paths(irreps_in, sh, target),
+        residual=config.first_layer_residual if t == 0 else True,
+        correlation=config.correlation[t],
+        readout="mlp" if (t == T - 1 and T > 1) else "linear",
+    )
+
+
+def parameter_shapes(config: MACEConfig) -> dict[str, tuple]:
+    """Name and shape of every weight array of a model with this configuration."""
+    C, n_el = config.channels, len(config.elements)
+    shapes = {"embedding": (n_el, C), "E0": (n_el,)}
+    for t in range(config.num_interactions):
+        s = layer_shapes(config, t)
+        p = f"layer{t}."
+        for b in range(len(s.irreps_in)):
+            shapes[p + f"linear_up.{b}"] = (C, C)
+        widths = [config.num_bessel, *config.radial_mlp, len(s.paths) * C]
+        for k in range(len(widths) - 1):
+            shapes[p + f"radial.{k}"] = (widths[k], widths[k + 1])
+        for k in range(len(s.paths)):
+            shapes[p + f"linear.{k}"] = (C, C)
+        skip_in, skip_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_target, s.irreps_target)
+        for b, irrep in enumerate(ir for ir in skip_out if ir in skip_in):
+            shapes[p + f"skip.{b}"] = (C, n_el, C)
+        for irrep in s.irreps_out:
+            for nu in range(1, s.correlation + 1):
+                n_paths = generalized_clebsch_gordan(s.irreps_target, irrep, nu).shape[-1]
+                shapes[p + f"product.{irreps_string(1, [irrep])[2:]}.nu{nu}"] = (n_el, n_paths, C)
+        for b in range(len(s.irreps_out)):
+            shapes[p + f"product_linear.{b}"] = (C, C)
+        if s.readout == "linear":
+            shapes[p + "readout"] = (C, 1)
+        else:
+            shapes[p + "readout.1"] = (C, config.mlp_width)
+            shapes[p + "readout.2"] = (config.mlp_width, 1)
+    return shapes
+
+
+@dataclass
+class Evaluation:
+    """What :meth:`MACE.evaluate` returns. Energies in eV; arrays in macetutor's layout (see ``macetutor.irreps``)."""
+
+    energy: float  # total energy E = sum_i E0_{z_i} + sum_i E_i^int
+    interaction_energy: float  # sum_i E_i^int
+    node_energies: np.ndarray  # (n_atoms,): E0_{z_i} + E_i^int (as mace-torch's "node_energy")
+    node_interaction_energies: np.ndarray  # (n_atoms,): E_i^int = scale sum_t E_i^{(t)} + shift
+    edges: dict = field(default_factory=dict)  # senders, receivers, shifts, vectors, lengths, Y, radial_basis
+    intermediates: list = field(default_factory=list)  # per layer: dict with h_in, A, B, message, h, node_energy
+
+
+class MACE:
+    """A MACE model: a :class:`MACEConfig` and a dict of named float64 arrays (see :func:`parameter_shapes`)."""
+
+    def __init__(self, config: MACEConfig, parameters: dict[str, np.ndarray]):
+        expected = parameter_shapes(config)
+        missing, extra = set(expected) - set(parameters), set(parameters) - set(expected)
+        if missing or extra:
+            raise ValueError(f"parameters do not match the configuration: missing {sorted(missing)}, "
+                             f"unexpected {sorted(extra)}")
+        for name, shape in expected.items():
+            value = np.asarray(parameters[name])
+            if value.shape != tuple(shape):
+                raise ValueError(f"parameter {name!r} has shape {value.shape}, the configuration needs {shape}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"parameter {name!r} contains NaN or infinite values")
+        self.config = config
+        self.parameters = {name: np.asarray(parameters[name], dtype=np.float64) for name in expected}
+
+    # ------------------------------------------------------------------ construction and files
+
+    @classmethod
+    def init(cls, config: MACEConfig, seed: int = 0) -> MACE:
+        """A random model for teaching: every weight ~ N(0, 1) (product weights / their number of paths, as mace-torch)."""
+        rng = np.random.default_rng(seed)
+        parameters = {}
+        for name, shape in parameter_shapes(config).items():
+            w = rng.standard_normal(shape)
+            if ".product." in name:
+                w = w / max(shape[1], 1)
+            parameters[name] = w
+        parameters["E0"] = np.array(config.atomic_energies, dtype=np.float64)
+        return cls(config, parameters)
+
+    def save(self, path) -> None:
+        """Write the model to ``path`` (.npz: one array per parameter + JSON metadata; never pickle)."""
+        from macetutor import __version__
+
+        metadata = {"format": FILE_FORMAT, "version": FILE_VERSION, "macetutor_version": __version__,
+                    "config": self.config.to_json()}
+        arrays = {f"parameters/{name}": value for name, value in self.parameters.items()}
+        with open(path, "wb") as f:
+            np.savez(f, __metadata__=np.array(json.dumps(metadata)), **arrays)
+
+    @classmethod
+    def load(cls, path) -> MACE:
+        """Read a model written by :meth:`save`; a clear ValueError for a corrupt, truncated or mismatched file."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if "__metadata__" not in data.files:
+                    raise ValueError("it has no __metadata__ entry (not written by macetutor)")
+                metadata = json.loads(str(data["__metadata__"]))
+                parameters = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("parameters/")}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError, KeyError) as err:
+            raise ValueError(f"{path} is not a readable macetutor model file: {err}") from err
+        if metadata.get("format") != FILE_FORMAT:
+            raise ValueError(f"{path}: unknown format {metadata.get('format')!r} (expected {FILE_FORMAT!r})")
+        if metadata.get("version") != FILE_VERSION:
+            raise ValueError(f"{path}: file version {metadata.get('version')} is not supported (this macetutor reads "
+                             f"version {FILE_VERSION})")
+        try:
+            config = MACEConfig.from_json(metadata["config"])
+            return cls(config, parameters)
+        except (TypeError, ValueError, KeyError) as err:
+            raise ValueError(f"{path}: the model does not match its configuration: {err}") from err
+
+    # ------------------------------------------------------------------ evaluation
+
+    def element_index(self, numbers) -> np.ndarray:
+        numbers = np.asarray(numbers)
+        if numbers.ndim != 1 or numbers.dtype.kind not in "iu":
+            raise ValueError(f"numbers must be a 1-d array of atomic numbers, got shape {numbers.shape}, dtype {numbers.dtype}")
+        table = {z: k for k, z in enumerate(self.config.elements)}
+        unknown = sorted({int(z) for z in numbers} - set(table))
+        if unknown:
+            raise ValueError(f"element(s) with atomic number {unknown} are not in this model (it knows {list(self.config.elements)})")
+        return np.array([table[int(z)] for z in numbers], dtype=np.int64)
+
+    def evaluate(self, positions, numbers, cell=None, pbc=False) -> Evaluation:
+        """Energy of a structure, with every intermediate array of the model (see :class:`Evaluation`)."""
+        cfg, P = self.config, self.parameters
+        positions = np.asarray(positions, dtype=np.float64)
+        z = self.element_index(numbers)
+        if positions.ndim != 2 or positions.shape[1] != 3 or len(positions) != len(z):
+            raise ValueError(f"positions must have shape (n_atoms, 3) = ({len(z)}, 3), got {positions.shape}")
+        n = len(z)
+        senders, receivers, shifts, _ = neighbor_list(positions, cfg.r_max, cell=cell, pbc=pbc)
+        vectors = positions[receivers] - positions[senders] + shifts  # (n_edges, 3): r_i - r_j, centre minus neighbour
+        lengths = np.linalg.norm(vectors, axis=1)  # (n_edges,)
+        Y = spherical_harmonics(list(range(cfg.max_ell + 1)), vectors) if len(vectors) else np.zeros((0, (cfg.max_ell + 1) ** 2))
+        edge_feats = radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel) * radial.polynomial_envelope(
+            lengths, cfg.r_max, cfg.num_polynomial_cutoff)[:, None]  # (n_edges, num_bessel)
+        sh = spherical_harmonics_irreps(cfg.max_ell)
+
+        h = basis.node_embedding(z, P["embedding"])  # (n, C, 1)
+        layers, node_energy_sum = [], np.zeros(n)
+        for t in range(cfg.num_interactions):
+            s, p = layer_shapes(cfg, t), f"layer{t}."
+            C = cfg.channels
+            weights = [P[p + f"radial.{k}"] for k in range(len(cfg.radial_mlp) + 1)]
+            R = radial.radial_mlp(edge_feats, weights, cfg.radial_activation_constant).reshape(len(lengths), len(s.paths), C)
+            skip_W = [P[p + f"skip.{b}"] for b in range(sum(1 for k in P if k.startswith(p + "skip.")))]
+            sc = basis.skip_connection(h, s.irreps_in, s.irreps_out, z, skip_W) if s.residual else None
+            h_up = basis.linear(h, s.irreps_in, [P[p + f"linear_up.{b}"] for b in range(len(s.irreps_in))])
+            phi = basis.edge_tensor_product(h_up[senders], Y, R, s.irreps_in, sh, s.paths)
+            A = basis.atomic_basis(phi, receivers, n, s.paths, s.irreps_target,
+                                   [P[p + f"linear.{k}"] for k in range(len(s.paths))], cfg.avg_num_neighbors)
+            if not s.residual:  # mace-torch's first layer: element-dependent mixing of A
+                A = basis.skip_connection(A, s.irreps_target, s.irreps_target, z, skip_W)
+            B, messages = {}, []
+            for irrep in s.irreps_out:
+                key = irreps_string(1, [irrep])[2:]
+                B[key] = {nu: product.product_basis(A, s.irreps_target, irrep, nu) for nu in range(1, s.correlation + 1)}
+                W = {nu: P[p + f"product.{key}.nu{nu}"] for nu in B[key]}
+                messages.append(product.message(B[key], W, z))  # (n, C, 2L+1)
+            m = np.concatenate(messages, axis=2)  # (n, C, dim(irreps_out))
+            h_new = basis.linear(m, s.irreps_out, [P[p + f"product_linear.{b}"] for b in range(len(s.irreps_out))])
+            if sc is not None:
+                h_new = h_new + sc
+            scalars = h_new[:, :, 0]  # (n, C): the first block is 0e
+            if s.readout == "linear":
+                e = scalars @ P[p + "readout"][:, 0] / np.sqrt(C)  # (n,)
+            else:
+                y = scalars @ P[p + "readout.1"] / np.sqrt(C)  # (n, mlp_width)
+                y = cfg.readout_activation_constant * radial.silu(y)
+                e = y @ P[p + "readout.2"][:, 0] / np.sqrt(cfg.mlp_width)  # (n,)
+            node_energy_sum = node_energy_sum + e
+            layers.append({"h_in": h, "h_up": h_up, "R": R, "A": A, "B": B, "message": m, "self_connection": sc,
+                           "h": h_new, "node_energy": e, "irreps_in": s.irreps_in, "irreps_A": s.irreps_target,
+                           "irreps_out": s.irreps_out})
+            h = h_new
+        node_inter = cfg.scale * node_energy_sum + cfg.shift  # (n,)
+        E0 = P["E0"][z]  # (n,)
+        return Evaluation(
+            energy=float(np.sum(E0) + np.sum(node_inter)),
+            interaction_energy=float(np.sum(node_inter)),
+            node_energies=E0 + node_inter,
+            node_interaction_energies=node_inter,
+            edges={"senders": senders, "receivers": receivers, "shifts": shifts, "vectors": vectors,
+                   "lengths": lengths, "Y": Y, "radial_basis": edge_feats},
+            intermediates=layers,
+        )
