@@ -14,7 +14,10 @@ import re
 
 import numpy as np
 
-__all__ = ["Irrep", "parse_irreps", "irreps_string", "spherical_harmonics_irreps", "dim", "offsets", "to_e3nn_layout"]
+__all__ = [
+    "Irrep", "parse_irreps", "irreps_string", "spherical_harmonics_irreps", "dim", "offsets", "to_e3nn_layout",
+    "from_e3nn_layout", "wigner_D_irreps",
+]
 
 Irrep = tuple[int, int]
 
@@ -74,3 +77,19 @@ def from_e3nn_layout(x: np.ndarray, channels: int, irreps: list[Irrep]) -> np.nd
         blocks.append(x[:, start : start + size].reshape(len(x), channels, 2 * l + 1))
         start += size
     return np.concatenate(blocks, axis=2)  # (n, C, sum(2l+1))
+
+
+def wigner_D_irreps(irreps: list[Irrep], R: np.ndarray) -> np.ndarray:
+    """Block-diagonal matrix by which a feature with blocks ``irreps`` transforms under x -> R x, R in O(3).
+
+    Block (l, p) is ``wigner_D(l, R)`` for a rotation; for an improper R it is
+    p (-1)^l wigner_D(l, R) (wigner_D already carries (-1)^l; the irrep's own parity is p).
+    Returns (dim, dim); a feature x of shape (..., dim) becomes x @ D.T.
+    """
+    from macetutor.so3 import wigner_D
+
+    improper = np.linalg.det(R) < 0
+    D = np.zeros((dim(irreps), dim(irreps)))  # (dim, dim)
+    for (l, p), s in zip(irreps, offsets(irreps), strict=True):
+        D[s, s] = wigner_D(l, R) * (p * (-1) ** l if improper else 1)
+    return D

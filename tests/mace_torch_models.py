@@ -120,10 +120,10 @@ def _evaluate_torch(model, positions, numbers, cell, pbc):
         for hook in hooks:
             hook.remove()
     result = {
-        "energy": float(out["energy"][0]),
+        "energy": float(out["energy"][0].detach()),
         # plain MACE has no "interaction_energy": sum its per-layer contributions (index 0 is E0)
-        "interaction_energy": float(out["interaction_energy"][0]) if out.get("interaction_energy") is not None
-        else float(out["contributions"][0, 1:].sum()),
+        "interaction_energy": float(out["interaction_energy"][0].detach()) if out.get("interaction_energy") is not None
+        else float(out["contributions"][0, 1:].sum().detach()),
         "node_energy": out["node_energy"].detach().numpy(),
         "forces": out["forces"].detach().numpy(),
         "A": captured["A"], "h": captured["h"],
