@@ -6,7 +6,10 @@ docs/conventions.md for every convention (harmonic order, Clebsch-Gordan phases,
 
 __version__ = "0.1.0"
 
-from macetutor.cg import clebsch_gordan, clebsch_gordan_complex
+from macetutor import irreps, reference
+from macetutor.cg import clebsch_gordan, clebsch_gordan_complex, generalized_clebsch_gordan
+from macetutor.model import MACE, Evaluation, MACEConfig
+from macetutor.neighbors import neighbor_list
 from macetutor.so3 import (
     harmonic_polynomials,
     random_rotation,
@@ -20,6 +23,13 @@ from macetutor.so3 import (
 
 __all__ = [
     "__version__",
+    "MACE",
+    "MACEConfig",
+    "Evaluation",
+    "generalized_clebsch_gordan",
+    "irreps",
+    "neighbor_list",
+    "reference",
     "clebsch_gordan",
     "clebsch_gordan_complex",
     "harmonic_polynomials",

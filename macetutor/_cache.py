@@ -75,7 +75,11 @@ def cached_array(name: str, args: tuple, shape: tuple | None, compute: Callable[
     if path.exists():
         try:
             value = np.load(path, allow_pickle=False)
-            if (shape is not None and value.shape != tuple(shape)) or value.dtype != np.float64 or not np.all(np.isfinite(value)):
+            if (
+                (shape is not None and value.shape != tuple(shape))
+                or value.dtype != np.float64
+                or not np.all(np.isfinite(value))
+            ):
                 raise ValueError(f"holds a {value.dtype} array of shape {value.shape}, expected float64 {shape}")
         except Exception as err:  # truncated or corrupt file: recompute, say so
             warnings.warn(f"macetutor cache file {path} is unreadable ({err}); recomputing it.", stacklevel=3)

@@ -56,7 +56,10 @@ def linear(x: np.ndarray, irreps: list, W: list[np.ndarray]) -> np.ndarray:
     Returns:
         (n, C_out, sum(2l+1))
     """
-    blocks = [np.einsum("uw,num->nwm", W_b, x[:, :, s]) / np.sqrt(W_b.shape[0]) for W_b, s in zip(W, offsets(irreps))]
+    blocks = [
+        np.einsum("uw,num->nwm", W_b, x[:, :, s]) / np.sqrt(W_b.shape[0])
+        for W_b, s in zip(W, offsets(irreps), strict=True)
+    ]
     return np.concatenate(blocks, axis=2)  # (n, C_out, sum(2l+1))
 
 
@@ -70,20 +73,23 @@ def skip_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_in
     n = len(x)
     C_out = W[0].shape[2]
     y = np.zeros((n, C_out, sum(2 * l + 1 for l, _ in irreps_out)))  # (n, C_out, dim_out)
-    slices_in = dict(zip(irreps_in, offsets(irreps_in)))
+    slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
     n_used = 0
-    for irrep, s_out in zip(irreps_out, offsets(irreps_out)):
+    for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True):
         if irrep not in slices_in:
             continue
         W_b = W[n_used]  # (C_in, n_elements, C_out)
         n_used += 1
         W_i = W_b[:, element_index, :]  # (C_in, n, C_out)
-        y[:, :, s_out] = np.einsum("uiw,ium->iwm", W_i, x[:, :, slices_in[irrep]]) / np.sqrt(W_b.shape[0] * W_b.shape[1])
+        y[:, :, s_out] = np.einsum("uiw,ium->iwm", W_i, x[:, :, slices_in[irrep]]) / np.sqrt(
+            W_b.shape[0] * W_b.shape[1]
+        )
     return y
 
 
-def edge_tensor_product(h_sender: np.ndarray, Y: np.ndarray, R: np.ndarray, irreps_h: list, irreps_Y: list,
-                        paths: list) -> list[np.ndarray]:
+def edge_tensor_product(
+    h_sender: np.ndarray, Y: np.ndarray, R: np.ndarray, irreps_h: list, irreps_Y: list, paths: list
+) -> list[np.ndarray]:
     """The equivariant message of each edge and path (the summand of eq. 8):
 
         phi_{e,k,path,m3} = R_{e,path,k} sum_{a,b} C^{(l1 l2 l3)}[a, b, m3] h~_{j(e),k,a} Y_{e,b}
@@ -99,13 +105,22 @@ def edge_tensor_product(h_sender: np.ndarray, Y: np.ndarray, R: np.ndarray, irre
     phi = []
     for k, (i1, i2, (l3, _)) in enumerate(paths):
         C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
-        coupled = np.einsum("abc,eka,eb->ekc", C, h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]])  # (n_edges, C, 2l3+1)
+        coupled = np.einsum(
+            "abc,eka,eb->ekc", C, h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]]
+        )  # (n_edges, C, 2l3+1)
         phi.append(R[:, k, :, None] * coupled)  # (n_edges, C, 2l3+1)
     return phi
 
 
-def atomic_basis(phi: list[np.ndarray], receivers: np.ndarray, n_atoms: int, paths: list, irreps_target: list,
-                 W: list[np.ndarray], avg_num_neighbors: float) -> np.ndarray:
+def atomic_basis(
+    phi: list[np.ndarray],
+    receivers: np.ndarray,
+    n_atoms: int,
+    paths: list,
+    irreps_target: list,
+    W: list[np.ndarray],
+    avg_num_neighbors: float,
+) -> np.ndarray:
     """A_{i,w,LM} = sum_{paths -> L} sum_u W_path[u, w] (sum_{e: receiver(e) = i} phi_{e,u,path,M}) / sqrt(C n_L) / avg_num_neighbors.
 
     The sum over neighbours of eq. 8, then mace-torch's linear map from the paths to the target irreps
@@ -114,7 +129,7 @@ def atomic_basis(phi: list[np.ndarray], receivers: np.ndarray, n_atoms: int, pat
     """
     C = phi[0].shape[1] if phi else W[0].shape[1]
     A = np.zeros((n_atoms, C, sum(2 * l + 1 for l, _ in irreps_target)))  # (n_atoms, C, dim_target)
-    slices = dict(zip(irreps_target, offsets(irreps_target)))
+    slices = dict(zip(irreps_target, offsets(irreps_target), strict=True))
     n_into = {irrep: sum(1 for path in paths if path[2] == irrep) for irrep in irreps_target}
     for k, (_, _, irrep) in enumerate(paths):
         M = np.zeros((n_atoms,) + phi[k].shape[1:])  # (n_atoms, C, 2L+1)

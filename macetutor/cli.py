@@ -103,16 +103,48 @@ def tour(seed: int = 0, l_max: int = 12) -> dict:
     return residuals
 
 
+def convert(model_path: str, out_path: str) -> int:
+    """Load a pickled mace-torch model (trusted file: torch.load runs pickle), import it, save it as .npz."""
+    try:
+        import mace  # noqa: F401  (must precede e3nn)
+        import torch
+    except ImportError:
+        print(
+            "macetutor convert needs the `verify` extra: pip install torch==2.13.0 'macetutor[verify]'", file=sys.stderr
+        )
+        return 2
+    from macetutor.interop.mace_torch import UnsupportedModelError, from_mace_torch
+
+    torch_model = torch.load(model_path, map_location="cpu", weights_only=False)
+    try:
+        model = from_mace_torch(torch_model.double())
+    except UnsupportedModelError as err:
+        print(f"cannot convert {model_path}: {err}", file=sys.stderr)
+        return 1
+    model.save(out_path)
+    config = model.config
+    print(
+        f"wrote {out_path}: {config.hidden_irreps}, max_ell {config.max_ell}, correlation {config.correlation}, "
+        f"elements {config.elements}, {sum(v.size for v in model.parameters.values())} weights"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="macetutor", description="MACE as readable, exact NumPy.")
     parser.add_argument("--version", action="version", version=f"macetutor {mt.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     tour_parser = commands.add_parser("tour", help="walk through the theory on a water molecule, with measured checks")
     tour_parser.add_argument("--seed", type=int, default=0, help="seed of the random rotations (default 0)")
+    convert_parser = commands.add_parser("convert", help="convert a mace-torch model file to macetutor's .npz format")
+    convert_parser.add_argument("model", help="a mace-torch model saved with torch.save (e.g. MACE.model)")
+    convert_parser.add_argument("out", help="output file (.npz)")
     args = parser.parse_args(argv)
     if args.command == "tour":
         residuals = tour(seed=args.seed)
         return 0 if max(residuals.values()) <= 1e-12 else 1
+    if args.command == "convert":
+        return convert(args.model, args.out)
     return 2  # pragma: no cover (argparse rejects unknown commands)
 
 

@@ -15,8 +15,15 @@ import re
 import numpy as np
 
 __all__ = [
-    "Irrep", "parse_irreps", "irreps_string", "spherical_harmonics_irreps", "dim", "offsets", "to_e3nn_layout",
-    "from_e3nn_layout", "wigner_D_irreps",
+    "Irrep",
+    "parse_irreps",
+    "irreps_string",
+    "spherical_harmonics_irreps",
+    "dim",
+    "offsets",
+    "to_e3nn_layout",
+    "from_e3nn_layout",
+    "wigner_D_irreps",
 ]
 
 Irrep = tuple[int, int]

@@ -27,7 +27,7 @@ import numpy as np
 
 from macetutor import basis, product, radial
 from macetutor.cg import generalized_clebsch_gordan
-from macetutor.irreps import dim, irreps_string, parse_irreps, spherical_harmonics_irreps
+from macetutor.irreps import irreps_string, parse_irreps, spherical_harmonics_irreps
 from macetutor.neighbors import neighbor_list
 from macetutor.so3 import spherical_harmonics
 
@@ -65,14 +65,18 @@ class MACEConfig:
         if len(self.elements) == 0 or len(set(self.elements)) != len(self.elements):
             raise ValueError(f"elements must be distinct atomic numbers, got {self.elements}")
         if len(self.atomic_energies) != len(self.elements):
-            raise ValueError(f"need one atomic energy E0 per element: {len(self.elements)} elements, "
-                             f"{len(self.atomic_energies)} energies")
+            raise ValueError(
+                f"need one atomic energy E0 per element: {len(self.elements)} elements, "
+                f"{len(self.atomic_energies)} energies"
+            )
         if not 1 <= len(self.correlation) <= 10 or any(nu not in (1, 2, 3, 4) for nu in self.correlation):
             raise ValueError(f"correlation must list one order in 1..4 per layer, got {self.correlation}")
         if not (np.isfinite(self.r_max) and self.r_max > 0):
             raise ValueError(f"r_max must be a positive number, got {self.r_max}")
         if self.max_ell < 0 or self.num_bessel < 1 or self.num_polynomial_cutoff < 1 or self.avg_num_neighbors <= 0:
-            raise ValueError("max_ell >= 0, num_bessel >= 1, num_polynomial_cutoff >= 1 and avg_num_neighbors > 0 needed")
+            raise ValueError(
+                "max_ell >= 0, num_bessel >= 1, num_polynomial_cutoff >= 1 and avg_num_neighbors > 0 needed"
+            )
 
     @property
     def num_interactions(self) -> int:
@@ -147,7 +151,7 @@ def parameter_shapes(config: MACEConfig) -> dict[str, tuple]:
         for k in range(len(s.paths)):
             shapes[p + f"linear.{k}"] = (C, C)
         skip_in, skip_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_target, s.irreps_target)
-        for b, irrep in enumerate(ir for ir in skip_out if ir in skip_in):
+        for b in range(sum(1 for ir in skip_out if ir in skip_in)):
             shapes[p + f"skip.{b}"] = (C, n_el, C)
         for irrep in s.irreps_out:
             for nu in range(1, s.correlation + 1):
@@ -182,8 +186,9 @@ class MACE:
         expected = parameter_shapes(config)
         missing, extra = set(expected) - set(parameters), set(parameters) - set(expected)
         if missing or extra:
-            raise ValueError(f"parameters do not match the configuration: missing {sorted(missing)}, "
-                             f"unexpected {sorted(extra)}")
+            raise ValueError(
+                f"parameters do not match the configuration: missing {sorted(missing)}, unexpected {sorted(extra)}"
+            )
         for name, shape in expected.items():
             value = np.asarray(parameters[name])
             if value.shape != tuple(shape):
@@ -212,8 +217,12 @@ class MACE:
         """Write the model to ``path`` (.npz: one array per parameter + JSON metadata; never pickle)."""
         from macetutor import __version__
 
-        metadata = {"format": FILE_FORMAT, "version": FILE_VERSION, "macetutor_version": __version__,
-                    "config": self.config.to_json()}
+        metadata = {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "macetutor_version": __version__,
+            "config": self.config.to_json(),
+        }
         arrays = {f"parameters/{name}": value for name, value in self.parameters.items()}
         with open(path, "wb") as f:
             np.savez(f, __metadata__=np.array(json.dumps(metadata)), **arrays)
@@ -233,8 +242,10 @@ class MACE:
         if metadata.get("format") != FILE_FORMAT:
             raise ValueError(f"{path}: unknown format {metadata.get('format')!r} (expected {FILE_FORMAT!r})")
         if metadata.get("version") != FILE_VERSION:
-            raise ValueError(f"{path}: file version {metadata.get('version')} is not supported (this macetutor reads "
-                             f"version {FILE_VERSION})")
+            raise ValueError(
+                f"{path}: file version {metadata.get('version')} is not supported (this macetutor reads "
+                f"version {FILE_VERSION})"
+            )
         try:
             config = MACEConfig.from_json(metadata["config"])
             return cls(config, parameters)
@@ -246,11 +257,15 @@ class MACE:
     def element_index(self, numbers) -> np.ndarray:
         numbers = np.asarray(numbers)
         if numbers.ndim != 1 or numbers.dtype.kind not in "iu":
-            raise ValueError(f"numbers must be a 1-d array of atomic numbers, got shape {numbers.shape}, dtype {numbers.dtype}")
+            raise ValueError(
+                f"numbers must be a 1-d array of atomic numbers, got shape {numbers.shape}, dtype {numbers.dtype}"
+            )
         table = {z: k for k, z in enumerate(self.config.elements)}
         unknown = sorted({int(z) for z in numbers} - set(table))
         if unknown:
-            raise ValueError(f"element(s) with atomic number {unknown} are not in this model (it knows {list(self.config.elements)})")
+            raise ValueError(
+                f"element(s) with atomic number {unknown} are not in this model (it knows {list(self.config.elements)})"
+            )
         return np.array([table[int(z)] for z in numbers], dtype=np.int64)
 
     def evaluate(self, positions, numbers, cell=None, pbc=False) -> Evaluation:
@@ -264,9 +279,15 @@ class MACE:
         senders, receivers, shifts, _ = neighbor_list(positions, cfg.r_max, cell=cell, pbc=pbc)
         vectors = positions[receivers] - positions[senders] + shifts  # (n_edges, 3): r_i - r_j, centre minus neighbour
         lengths = np.linalg.norm(vectors, axis=1)  # (n_edges,)
-        Y = spherical_harmonics(list(range(cfg.max_ell + 1)), vectors) if len(vectors) else np.zeros((0, (cfg.max_ell + 1) ** 2))
-        edge_feats = radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel) * radial.polynomial_envelope(
-            lengths, cfg.r_max, cfg.num_polynomial_cutoff)[:, None]  # (n_edges, num_bessel)
+        Y = (
+            spherical_harmonics(list(range(cfg.max_ell + 1)), vectors)
+            if len(vectors)
+            else np.zeros((0, (cfg.max_ell + 1) ** 2))
+        )
+        edge_feats = (
+            radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel)
+            * radial.polynomial_envelope(lengths, cfg.r_max, cfg.num_polynomial_cutoff)[:, None]
+        )  # (n_edges, num_bessel)
         sh = spherical_harmonics_irreps(cfg.max_ell)
 
         h = basis.node_embedding(z, P["embedding"])  # (n, C, 1)
@@ -275,19 +296,30 @@ class MACE:
             s, p = layer_shapes(cfg, t), f"layer{t}."
             C = cfg.channels
             weights = [P[p + f"radial.{k}"] for k in range(len(cfg.radial_mlp) + 1)]
-            R = radial.radial_mlp(edge_feats, weights, cfg.radial_activation_constant).reshape(len(lengths), len(s.paths), C)
+            R = radial.radial_mlp(edge_feats, weights, cfg.radial_activation_constant).reshape(
+                len(lengths), len(s.paths), C
+            )
             skip_W = [P[p + f"skip.{b}"] for b in range(sum(1 for k in P if k.startswith(p + "skip.")))]
             sc = basis.skip_connection(h, s.irreps_in, s.irreps_out, z, skip_W) if s.residual else None
             h_up = basis.linear(h, s.irreps_in, [P[p + f"linear_up.{b}"] for b in range(len(s.irreps_in))])
             phi = basis.edge_tensor_product(h_up[senders], Y, R, s.irreps_in, sh, s.paths)
-            A = basis.atomic_basis(phi, receivers, n, s.paths, s.irreps_target,
-                                   [P[p + f"linear.{k}"] for k in range(len(s.paths))], cfg.avg_num_neighbors)
+            A = basis.atomic_basis(
+                phi,
+                receivers,
+                n,
+                s.paths,
+                s.irreps_target,
+                [P[p + f"linear.{k}"] for k in range(len(s.paths))],
+                cfg.avg_num_neighbors,
+            )
             if not s.residual:  # mace-torch's first layer: element-dependent mixing of A
                 A = basis.skip_connection(A, s.irreps_target, s.irreps_target, z, skip_W)
             B, messages = {}, []
             for irrep in s.irreps_out:
                 key = irreps_string(1, [irrep])[2:]
-                B[key] = {nu: product.product_basis(A, s.irreps_target, irrep, nu) for nu in range(1, s.correlation + 1)}
+                B[key] = {
+                    nu: product.product_basis(A, s.irreps_target, irrep, nu) for nu in range(1, s.correlation + 1)
+                }
                 W = {nu: P[p + f"product.{key}.nu{nu}"] for nu in B[key]}
                 messages.append(product.message(B[key], W, z))  # (n, C, 2L+1)
             m = np.concatenate(messages, axis=2)  # (n, C, dim(irreps_out))
@@ -302,9 +334,22 @@ class MACE:
                 y = cfg.readout_activation_constant * radial.silu(y)
                 e = y @ P[p + "readout.2"][:, 0] / np.sqrt(cfg.mlp_width)  # (n,)
             node_energy_sum = node_energy_sum + e
-            layers.append({"h_in": h, "h_up": h_up, "R": R, "A": A, "B": B, "message": m, "self_connection": sc,
-                           "h": h_new, "node_energy": e, "irreps_in": s.irreps_in, "irreps_A": s.irreps_target,
-                           "irreps_out": s.irreps_out})
+            layers.append(
+                {
+                    "h_in": h,
+                    "h_up": h_up,
+                    "R": R,
+                    "A": A,
+                    "B": B,
+                    "message": m,
+                    "self_connection": sc,
+                    "h": h_new,
+                    "node_energy": e,
+                    "irreps_in": s.irreps_in,
+                    "irreps_A": s.irreps_target,
+                    "irreps_out": s.irreps_out,
+                }
+            )
             h = h_new
         node_inter = cfg.scale * node_energy_sum + cfg.shift  # (n,)
         E0 = P["E0"][z]  # (n,)
@@ -313,7 +358,14 @@ class MACE:
             interaction_energy=float(np.sum(node_inter)),
             node_energies=E0 + node_inter,
             node_interaction_energies=node_inter,
-            edges={"senders": senders, "receivers": receivers, "shifts": shifts, "vectors": vectors,
-                   "lengths": lengths, "Y": Y, "radial_basis": edge_feats},
+            edges={
+                "senders": senders,
+                "receivers": receivers,
+                "shifts": shifts,
+                "vectors": vectors,
+                "lengths": lengths,
+                "Y": Y,
+                "radial_basis": edge_feats,
+            },
             intermediates=layers,
         )

@@ -10,16 +10,45 @@ import numpy as np
 # Architectures: (name, kwargs). Vary hidden irreps (incl. an l = 2 block), max_ell, correlation, layers,
 # elements, residual and non-residual first layer, MACE and ScaleShiftMACE.
 ARCHITECTURES = {
-    "A_default_like": dict(hidden="8x0e+8x1o", max_ell=3, correlation=3, layers=2, elements=(1, 6, 8), residual_first=False,
-                           scale_shift=True),
-    "B_l2_block": dict(hidden="4x0e+4x1o+4x2e", max_ell=2, correlation=2, layers=2, elements=(1, 8), residual_first=True,
-                       scale_shift=True),
-    "C_three_layers": dict(hidden="4x0e+4x1o", max_ell=2, correlation=(1, 2, 3), layers=3, elements=(29,),
-                           residual_first=False, scale_shift=False),
-    "D_one_layer": dict(hidden="6x0e", max_ell=3, correlation=3, layers=1, elements=(1, 6, 7, 8), residual_first=True,
-                        scale_shift=True),
-    "E_scalar_corr1": dict(hidden="5x0e+5x1o", max_ell=3, correlation=1, layers=2, elements=(6, 29), residual_first=False,
-                           scale_shift=False),
+    "A_default_like": dict(
+        hidden="8x0e+8x1o",
+        max_ell=3,
+        correlation=3,
+        layers=2,
+        elements=(1, 6, 8),
+        residual_first=False,
+        scale_shift=True,
+    ),
+    "B_l2_block": dict(
+        hidden="4x0e+4x1o+4x2e",
+        max_ell=2,
+        correlation=2,
+        layers=2,
+        elements=(1, 8),
+        residual_first=True,
+        scale_shift=True,
+    ),
+    "C_three_layers": dict(
+        hidden="4x0e+4x1o",
+        max_ell=2,
+        correlation=(1, 2, 3),
+        layers=3,
+        elements=(29,),
+        residual_first=False,
+        scale_shift=False,
+    ),
+    "D_one_layer": dict(
+        hidden="6x0e", max_ell=3, correlation=3, layers=1, elements=(1, 6, 7, 8), residual_first=True, scale_shift=True
+    ),
+    "E_scalar_corr1": dict(
+        hidden="5x0e+5x1o",
+        max_ell=3,
+        correlation=1,
+        layers=2,
+        elements=(6, 29),
+        residual_first=False,
+        scale_shift=False,
+    ),
 }
 
 
@@ -38,14 +67,24 @@ def build(name: str, seed: int = 0, dtype: str = "float64"):
         elements = list(spec["elements"])
         corr = spec["correlation"]
         kwargs = dict(
-            r_max=4.0, num_bessel=6, num_polynomial_cutoff=5, max_ell=spec["max_ell"],
+            r_max=4.0,
+            num_bessel=6,
+            num_polynomial_cutoff=5,
+            max_ell=spec["max_ell"],
             interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
             interaction_cls_first=modules.interaction_classes[
-                "RealAgnosticResidualInteractionBlock" if spec["residual_first"] else "RealAgnosticInteractionBlock"],
-            num_interactions=spec["layers"], num_elements=len(elements), hidden_irreps=o3.Irreps(spec["hidden"]),
-            MLP_irreps=o3.Irreps("8x0e"), atomic_energies=np.linspace(-3.0, -1.0, len(elements)),
-            avg_num_neighbors=7.5, atomic_numbers=elements, correlation=list(corr) if isinstance(corr, tuple) else corr,
-            gate=torch.nn.functional.silu, radial_MLP=[16, 16],
+                "RealAgnosticResidualInteractionBlock" if spec["residual_first"] else "RealAgnosticInteractionBlock"
+            ],
+            num_interactions=spec["layers"],
+            num_elements=len(elements),
+            hidden_irreps=o3.Irreps(spec["hidden"]),
+            MLP_irreps=o3.Irreps("8x0e"),
+            atomic_energies=np.linspace(-3.0, -1.0, len(elements)),
+            avg_num_neighbors=7.5,
+            atomic_numbers=elements,
+            correlation=list(corr) if isinstance(corr, tuple) else corr,
+            gate=torch.nn.functional.silu,
+            radial_MLP=[16, 16],
         )
         if spec["scale_shift"]:
             model = modules.ScaleShiftMACE(**kwargs, atomic_inter_scale=1.3, atomic_inter_shift=-0.2)
@@ -66,13 +105,28 @@ def structures(elements: tuple[int, ...]) -> dict:
     z = np.array(elements)
     out = {}
     # a molecule: ethanol-like geometry, elements cycled through the model's table
-    mol = np.array([[0.0, 0.0, 0.0], [1.52, 0.0, 0.0], [2.0, 1.35, 0.0], [-0.4, 1.0, 0.1], [-0.4, -0.5, 0.9],
-                    [-0.4, -0.5, -0.9], [1.9, -0.5, 0.9], [1.9, -0.5, -0.9], [2.95, 1.3, 0.1]])
+    mol = np.array(
+        [
+            [0.0, 0.0, 0.0],
+            [1.52, 0.0, 0.0],
+            [2.0, 1.35, 0.0],
+            [-0.4, 1.0, 0.1],
+            [-0.4, -0.5, 0.9],
+            [-0.4, -0.5, -0.9],
+            [1.9, -0.5, 0.9],
+            [1.9, -0.5, -0.9],
+            [2.95, 1.3, 0.1],
+        ]
+    )
     out["molecule"] = (mol, z[np.arange(len(mol)) % len(z)], None, False)
     # a rattled periodic crystal whose cell (3.61 Å) is smaller than 2 r_max (8 Å): many images
     fcc = 3.61 * np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
-    out["small_periodic_crystal"] = (fcc + 0.05 * rng.standard_normal(fcc.shape), z[np.arange(4) % len(z)],
-                                     3.61 * np.eye(3), True)
+    out["small_periodic_crystal"] = (
+        fcc + 0.05 * rng.standard_normal(fcc.shape),
+        z[np.arange(4) % len(z)],
+        3.61 * np.eye(3),
+        True,
+    )
     # a triclinic cell, mixed elements
     cell = np.array([[4.2, 0.0, 0.0], [1.1, 3.9, 0.0], [0.7, 0.9, 4.4]])
     frac = rng.uniform(0, 1, (6, 3))
@@ -87,9 +141,6 @@ def structures(elements: tuple[int, ...]) -> dict:
 def evaluate_torch(model, positions, numbers, cell, pbc):
     """mace-torch's interaction energy, node energies and per-layer features (A and h), float64."""
     import torch
-    from ase import Atoms
-    from mace.data import AtomicData, config_from_atoms
-    from mace.tools import AtomicNumberTable, torch_geometric
 
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
@@ -100,20 +151,25 @@ def evaluate_torch(model, positions, numbers, cell, pbc):
 
 
 def _evaluate_torch(model, positions, numbers, cell, pbc):
-    import torch
     from ase import Atoms
     from mace.data import AtomicData, config_from_atoms
     from mace.tools import AtomicNumberTable, torch_geometric
 
     atoms = Atoms(numbers=numbers, positions=positions, cell=cell if cell is not None else np.zeros((3, 3)), pbc=pbc)
     z_table = AtomicNumberTable([int(z) for z in model.atomic_numbers])
-    data = AtomicData.from_config(config_from_atoms(atoms), z_table=z_table, cutoff=float(model.r_max), heads=["Default"])
+    data = AtomicData.from_config(
+        config_from_atoms(atoms), z_table=z_table, cutoff=float(model.r_max), heads=["Default"]
+    )
     batch = torch_geometric.Batch.from_data_list([data]).to_dict()
     captured = {"A": [], "h": []}
-    hooks = [inter.register_forward_hook(lambda m, i, o: captured["A"].append(o[0].detach().numpy().copy()))
-             for inter in model.interactions]
-    hooks += [prod.register_forward_hook(lambda m, i, o: captured["h"].append(o.detach().numpy().copy()))
-              for prod in model.products]
+    hooks = [
+        inter.register_forward_hook(lambda m, i, o: captured["A"].append(o[0].detach().numpy().copy()))
+        for inter in model.interactions
+    ]
+    hooks += [
+        prod.register_forward_hook(lambda m, i, o: captured["h"].append(o.detach().numpy().copy()))
+        for prod in model.products
+    ]
     try:
         out = model(batch, compute_force=True, compute_stress=bool(np.any(pbc)))
     finally:
@@ -122,11 +178,13 @@ def _evaluate_torch(model, positions, numbers, cell, pbc):
     result = {
         "energy": float(out["energy"][0].detach()),
         # plain MACE has no "interaction_energy": sum its per-layer contributions (index 0 is E0)
-        "interaction_energy": float(out["interaction_energy"][0].detach()) if out.get("interaction_energy") is not None
+        "interaction_energy": float(out["interaction_energy"][0].detach())
+        if out.get("interaction_energy") is not None
         else float(out["contributions"][0, 1:].sum().detach()),
         "node_energy": out["node_energy"].detach().numpy(),
         "forces": out["forces"].detach().numpy(),
-        "A": captured["A"], "h": captured["h"],
+        "A": captured["A"],
+        "h": captured["h"],
     }
     if out.get("stress") is not None:
         result["stress"] = out["stress"][0].detach().numpy()

@@ -12,12 +12,24 @@ from macetutor.cg import generalized_clebsch_gordan
 from macetutor.irreps import spherical_harmonics_irreps, wigner_D_irreps
 from macetutor.model import MACE, MACEConfig
 
-CONFIG = MACEConfig(elements=(1, 6, 8), hidden_irreps="4x0e+4x1o+4x2e", max_ell=3, correlation=(3, 2), r_max=4.0,
-                    num_bessel=6, radial_mlp=(16, 16), mlp_width=8, avg_num_neighbors=5.0,
-                    atomic_energies=(-13.6, -1029.8, -2041.9), scale=1.1, shift=0.05)
+CONFIG = MACEConfig(
+    elements=(1, 6, 8),
+    hidden_irreps="4x0e+4x1o+4x2e",
+    max_ell=3,
+    correlation=(3, 2),
+    r_max=4.0,
+    num_bessel=6,
+    radial_mlp=(16, 16),
+    mlp_width=8,
+    avg_num_neighbors=5.0,
+    atomic_energies=(-13.6, -1029.8, -2041.9),
+    scale=1.1,
+    shift=0.05,
+)
 # a non-planar molecule with all three elements
-POSITIONS = np.array([[0.0, 0.0, 0.0], [1.2, 0.1, -0.2], [-0.3, 1.1, 0.4], [0.4, -0.6, 1.0], [2.1, 0.9, 0.5],
-                      [1.5, -1.0, -0.7]])
+POSITIONS = np.array(
+    [[0.0, 0.0, 0.0], [1.2, 0.1, -0.2], [-0.3, 1.1, 0.4], [0.4, -0.6, 1.0], [2.1, 0.9, 0.5], [1.5, -1.0, -0.7]]
+)
 NUMBERS = np.array([6, 8, 1, 1, 6, 1])
 
 
@@ -88,8 +100,9 @@ def test_generalized_cg_is_equivariant(irrep_out, nu, rng):
     R = mt.random_rotation(rng, improper=True)
     D_in, D_out = wigner_D_irreps(irreps_in, R), wigner_D_irreps([irrep_out], R)
     letters = "abcd"[:nu]
-    rotated_inputs = np.einsum(f"M{letters}e," + ",".join(f"{x}{x.upper()}" for x in letters)
-                               + f"->M{letters.upper()}e", U, *([D_in] * nu))
+    rotated_inputs = np.einsum(
+        f"M{letters}e," + ",".join(f"{x}{x.upper()}" for x in letters) + f"->M{letters.upper()}e", U, *([D_in] * nu)
+    )
     assert relative_residual(rotated_inputs, np.einsum("MN,N...->M...", D_out, U)) <= EQUIVARIANCE_RTOL
 
 
@@ -97,7 +110,14 @@ def test_generalized_cg_path_counts():
     """The number of coupling paths (eta) for A = 0e+1o+2e+3o, as mace-torch's U tensors have (docs: U_matrix shapes)."""
     sh = spherical_harmonics_irreps(3)
     counts = {(L, nu): generalized_clebsch_gordan(sh, L, nu).shape[-1] for L in [(0, 1), (1, -1)] for nu in (1, 2, 3)}
-    assert counts == {((0, 1), 1): 1, ((0, 1), 2): 4, ((0, 1), 3): 23, ((1, -1), 1): 1, ((1, -1), 2): 6, ((1, -1), 3): 51}
+    assert counts == {
+        ((0, 1), 1): 1,
+        ((0, 1), 2): 4,
+        ((0, 1), 3): 23,
+        ((1, -1), 1): 1,
+        ((1, -1), 2): 6,
+        ((1, -1), 3): 51,
+    }
 
 
 def test_save_and_load_round_trip(model, tmp_path):
@@ -159,7 +179,16 @@ def test_corrupt_truncated_and_mismatched_files_are_refused(model, tmp_path):
         (POSITIONS, NUMBERS, {"cell": np.zeros((3, 3)), "pbc": True}, "volume"),
         (POSITIONS, NUMBERS.astype(float), {}, "atomic numbers"),
     ],
-    ids=["unknown-element", "overlapping", "nan", "inf", "bad-shape", "length-mismatch", "zero-volume-cell", "float-numbers"],
+    ids=[
+        "unknown-element",
+        "overlapping",
+        "nan",
+        "inf",
+        "bad-shape",
+        "length-mismatch",
+        "zero-volume-cell",
+        "float-numbers",
+    ],
 )
 def test_bad_input_gives_a_clear_error(model, positions, numbers, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -173,3 +202,22 @@ def test_bad_configuration_is_refused():
         MACEConfig(elements=(1,), hidden_irreps="4x1o+4x0e", atomic_energies=(0.0,))
     with pytest.raises(ValueError, match="one atomic energy"):
         MACEConfig(elements=(1, 6), atomic_energies=(0.0,))
+
+
+def test_reference_dump_holds_every_intermediate(model, tmp_path):
+    import json
+
+    path = tmp_path / "ref.npz"
+    index = mt.reference.dump(model, POSITIONS, NUMBERS, path=path)
+    result = model.evaluate(POSITIONS, NUMBERS)
+    with np.load(path) as data:
+        assert json.loads(str(data["index"])) == index
+        assert set(index) <= set(data.files)
+        np.testing.assert_array_equal(data["layer0/A"], result.intermediates[0]["A"])
+        np.testing.assert_array_equal(data["layer1/B/0e/nu2"], result.intermediates[1]["B"]["0e"][2])
+        np.testing.assert_array_equal(data["layer1/h"], result.intermediates[1]["h"])
+        assert float(data["energy"]) == result.energy
+        # B is U contracted with nu copies of A (eq. 10): check one entry from the stored arrays alone
+        U, A = data["U/layer0/1o/nu2"], data["layer0/A"]
+        B = np.einsum("Mabe,ika,ikb->ikeM", U, A, A)
+        np.testing.assert_allclose(data["layer0/B/1o/nu2"], B, rtol=1e-13, atol=1e-13)

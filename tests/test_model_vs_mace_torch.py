@@ -22,7 +22,9 @@ def pair(request):
     return request.param, torch_model, from_mace_torch(torch_model)
 
 
-@pytest.mark.parametrize("structure", ["molecule", "small_periodic_crystal", "triclinic", "single_atom", "isolated_atom"])
+@pytest.mark.parametrize(
+    "structure", ["molecule", "small_periodic_crystal", "triclinic", "single_atom", "isolated_atom"]
+)
 def test_energy_and_every_layer_agree(pair, structure):
     name, torch_model, ours = pair
     positions, numbers, cell, pbc = structures(ARCHITECTURES[name]["elements"])[structure]
@@ -69,7 +71,9 @@ def test_a_float32_built_model_is_imported(capsys):
     assert error / abs(ref["interaction_energy"]) < 1e-5
 
 
-@pytest.mark.parametrize("block", ["RealAgnosticDensityResidualInteractionBlock", "RealAgnosticResidualNonLinearInteractionBlock"])
+@pytest.mark.parametrize(
+    "block", ["RealAgnosticDensityResidualInteractionBlock", "RealAgnosticResidualNonLinearInteractionBlock"]
+)
 def test_unsupported_interaction_blocks_are_refused_by_name(block):
     import torch
     from e3nn import o3
@@ -77,12 +81,23 @@ def test_unsupported_interaction_blocks_are_refused_by_name(block):
 
     torch.set_default_dtype(torch.float64)
     try:
-        model = modules.MACE(r_max=4.0, num_bessel=4, num_polynomial_cutoff=5, max_ell=1,
-                             interaction_cls=modules.interaction_classes[block],
-                             interaction_cls_first=modules.interaction_classes[block],
-                             num_interactions=2, num_elements=1, hidden_irreps=o3.Irreps("4x0e+4x1o"),
-                             MLP_irreps=o3.Irreps("4x0e"), atomic_energies=np.zeros(1), avg_num_neighbors=3.0,
-                             atomic_numbers=[1], correlation=2, gate=torch.nn.functional.silu)
+        model = modules.MACE(
+            r_max=4.0,
+            num_bessel=4,
+            num_polynomial_cutoff=5,
+            max_ell=1,
+            interaction_cls=modules.interaction_classes[block],
+            interaction_cls_first=modules.interaction_classes[block],
+            num_interactions=2,
+            num_elements=1,
+            hidden_irreps=o3.Irreps("4x0e+4x1o"),
+            MLP_irreps=o3.Irreps("4x0e"),
+            atomic_energies=np.zeros(1),
+            avg_num_neighbors=3.0,
+            atomic_numbers=[1],
+            correlation=2,
+            gate=torch.nn.functional.silu,
+        )
     except Exception as err:  # noqa: BLE001  (some blocks need extra arguments in some versions)
         pytest.skip(f"could not build a {block} model: {err}")
     finally:

@@ -57,11 +57,14 @@ def _check_supported(model) -> None:
         cls = type(interaction).__name__
         allowed = SUPPORTED_FIRST if t == 0 else SUPPORTED_LATER
         if cls not in allowed:
-            raise UnsupportedModelError(f"interaction block {cls} (layer {t}) is not supported; macetutor implements "
-                                        f"{sorted(allowed)}")
+            raise UnsupportedModelError(
+                f"interaction block {cls} (layer {t}) is not supported; macetutor implements {sorted(allowed)}"
+            )
         if getattr(interaction, "cueq_config", None) is not None and getattr(interaction.cueq_config, "enabled", False):
-            raise UnsupportedModelError("cuequivariance layout is not supported: convert the model back to e3nn first "
-                                        "(mace's mace_cueq_to_e3nn)")
+            raise UnsupportedModelError(
+                "cuequivariance layout is not supported: convert the model back to e3nn first "
+                "(mace's mace_cueq_to_e3nn)"
+            )
         if getattr(interaction, "oeq_config", None) is not None and getattr(interaction.oeq_config, "enabled", False):
             raise UnsupportedModelError("openequivariance (OEQ) kernels are not supported")
     heads = getattr(model, "heads", ["Default"])
@@ -145,7 +148,9 @@ def from_mace_torch(model) -> MACE:
         # edge tensor product: same paths, same order; sign of each path from comparing the coefficients
         tp = interaction.conv_tp
         irreps1, irreps2, irreps_mid = tp.irreps_in1, tp.irreps_in2, tp.irreps_out
-        torch_paths = [(irreps1[ins.i_in1].ir, irreps2[ins.i_in2].ir, irreps_mid[ins.i_out].ir) for ins in tp.instructions]
+        torch_paths = [
+            (irreps1[ins.i_in1].ir, irreps2[ins.i_in2].ir, irreps_mid[ins.i_out].ir) for ins in tp.instructions
+        ]
         ours = [(s.irreps_in[i1], (l2, (-1) ** l2), out) for i1, l2, out in ((a, b, c) for a, b, c in s.paths)]
         if [((a.l, a.p), (b.l, b.p), (c.l, c.p)) for a, b, c in torch_paths] != ours:
             raise UnsupportedModelError(f"layer {t}: tensor-product paths {torch_paths} differ from macetutor's {ours}")
@@ -167,7 +172,9 @@ def from_mace_torch(model) -> MACE:
         w, start, by_irrep = _np(skip.weight), 0, {}
         for ins in skip.instructions:
             size = int(np.prod(ins.path_shape))
-            by_irrep[(skip.irreps_out[ins.i_out].ir.l, skip.irreps_out[ins.i_out].ir.p)] = w[start : start + size].reshape(ins.path_shape)
+            by_irrep[(skip.irreps_out[ins.i_out].ir.l, skip.irreps_out[ins.i_out].ir.p)] = w[
+                start : start + size
+            ].reshape(ins.path_shape)
             start += size
         skip_in, skip_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_target, s.irreps_target)
         for b, irrep in enumerate(ir for ir in skip_out if ir in skip_in):
@@ -185,8 +192,10 @@ def from_mace_torch(model) -> MACE:
                 T_map, *_ = np.linalg.lstsq(U_ours.reshape(-1, K), U_torch, rcond=None)  # (K, K)
                 residual = np.max(np.abs(U_ours.reshape(-1, K) @ T_map - U_torch), initial=0.0)
                 if residual > 1e-5:
-                    raise UnsupportedModelError(f"layer {t}, {key}, nu={nu}: mace-torch's U tensors are not in the span of "
-                                                f"macetutor's (residual {residual:.2g}); is cuequivariance's basis in use?")
+                    raise UnsupportedModelError(
+                        f"layer {t}, {key}, nu={nu}: mace-torch's U tensors are not in the span of "
+                        f"macetutor's (residual {residual:.2g}); is cuequivariance's basis in use?"
+                    )
                 rounded = np.round(T_map)
                 if np.max(np.abs(T_map - rounded), initial=0.0) < 1e-6:  # a signed permutation: make it exact
                     T_map = rounded

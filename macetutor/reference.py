@@ -1,0 +1,92 @@
+"""Reference dumps: every intermediate array of a MACE evaluation, named, for another implementation to compare against.
+
+``dump(model, positions, numbers, cell, pbc, path)`` writes one ``.npz`` (no pickle) holding
+
+* ``index``: a JSON string listing every array with its shape, its layout and the equation it belongs to;
+* the structure and the edges (``edges/senders``, ``edges/vectors`` = r_i - r_j, ``edges/Y``, ``edges/radial_basis``...);
+* per layer t: ``layer{t}/h_in``, ``h_up``, ``R``, ``A`` (eq. 8), ``B/{L}/nu{nu}`` (eq. 10), ``message`` (eq. 11),
+  ``self_connection``, ``h`` (eq. 12), ``node_energy``; ``A`` and ``h`` also in e3nn's flattened layout
+  (``A_e3nn``, ``h_e3nn``), which is what mace-torch holds in memory;
+* ``U/layer{t}/{L}/nu{nu}``: the generalised Clebsch-Gordan tensors that define B (B depends on this basis: another
+  code with other U tensors must compare messages, A or h, or transform its B with its own U);
+* energies: ``energy``, ``interaction_energy``, ``node_energies``.
+
+Read it back with ``numpy.load(path)``; ``json.loads(str(data["index"]))`` is the table of contents.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from macetutor.cg import generalized_clebsch_gordan
+from macetutor.irreps import irreps_string, to_e3nn_layout
+
+__all__ = ["dump"]
+
+_LAYOUT = "(n_atoms, C, sum(2l+1)): channels, then the irrep blocks side by side, m = -l..l (macetutor layout)"
+
+
+def dump(model, positions, numbers, cell=None, pbc=False, path="reference.npz") -> dict:
+    """Evaluate ``model`` and write every intermediate to ``path``; returns the index (name -> description)."""
+    result = model.evaluate(positions, numbers, cell, pbc)
+    arrays, index = {}, {}
+
+    def put(name, value, description):
+        value = np.asarray(value)
+        arrays[name] = value
+        index[name] = {"shape": list(value.shape), "description": description}
+
+    put("positions", np.asarray(positions, dtype=np.float64), "(n_atoms, 3) Å")
+    put("numbers", np.asarray(numbers), "(n_atoms,) atomic numbers")
+    put(
+        "cell",
+        np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64),
+        "(3, 3) lattice vectors as rows",
+    )
+    put("pbc", np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)), "(3,) periodic directions")
+    put("energy", result.energy, "total energy, eV")
+    put("interaction_energy", result.interaction_energy, "sum_i E_i^int, eV")
+    put("node_energies", result.node_energies, "(n_atoms,) E0_{z_i} + E_i^int, eV")
+    edge_text = {
+        "senders": "(n_edges,) neighbour j of each edge",
+        "receivers": "(n_edges,) centre i of each edge",
+        "shifts": "(n_edges, 3) periodic shift S @ cell, Å",
+        "vectors": "(n_edges, 3) r_i - r_j + shift, Å",
+        "lengths": "(n_edges,) |vectors|, Å",
+        "Y": "(n_edges, (max_ell+1)^2) spherical harmonics, 'component'",
+        "radial_basis": "(n_edges, num_bessel) Bessel basis times envelope",
+    }
+    for key, text in edge_text.items():
+        put(f"edges/{key}", result.edges[key], text)
+    for t, layer in enumerate(result.intermediates):
+        p = f"layer{t}/"
+        put(p + "h_in", layer["h_in"], f"h^({t}) {_LAYOUT}; irreps {layer['irreps_in']}")
+        put(p + "h_up", layer["h_up"], f"linear_up(h^({t})) {_LAYOUT}")
+        put(p + "R", layer["R"], "(n_edges, n_paths, C) radial weights of each tensor-product path")
+        put(p + "A", layer["A"], f"atomic basis, eq. (8) {_LAYOUT}; irreps {layer['irreps_A']}")
+        put(p + "A_e3nn", to_e3nn_layout(layer["A"], layer["irreps_A"]), "A in e3nn's layout (n_atoms, sum C(2l+1))")
+        for key, by_nu in layer["B"].items():
+            irrep = next(ir for ir in layer["irreps_out"] if irreps_string(1, [ir])[2:] == key)
+            for nu, B in by_nu.items():
+                put(p + f"B/{key}/nu{nu}", B, f"product basis, eq. (10): (n_atoms, C, n_paths, 2L+1), L = {key}")
+                put(
+                    f"U/layer{t}/{key}/nu{nu}",
+                    generalized_clebsch_gordan(layer["irreps_A"], irrep, nu),
+                    "generalised Clebsch-Gordan U[M, a_1..a_nu, path] defining B",
+                )
+        put(p + "message", layer["message"], f"message m, eq. (11) {_LAYOUT}; irreps {layer['irreps_out']}")
+        if layer["self_connection"] is not None:
+            put(p + "self_connection", layer["self_connection"], f"W_z h^({t}) of eq. (12) {_LAYOUT}")
+        put(p + "h", layer["h"], f"h^({t + 1}), eq. (12) {_LAYOUT}; irreps {layer['irreps_out']}")
+        put(p + "h_e3nn", to_e3nn_layout(layer["h"], layer["irreps_out"]), "h in e3nn's layout (n_atoms, sum C(2l+1))")
+        put(p + "node_energy", layer["node_energy"], f"(n_atoms,) readout E_i^({t}) before scale and shift")
+    with open(path, "wb") as f:
+        np.savez(
+            f,
+            index=np.array(json.dumps(index, indent=1)),
+            config=np.array(json.dumps(model.config.to_json())),
+            **arrays,
+        )
+    return index
