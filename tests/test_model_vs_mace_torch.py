@@ -104,3 +104,19 @@ def test_unsupported_interaction_blocks_are_refused_by_name(block):
         torch.set_default_dtype(torch.float32)
     with pytest.raises(UnsupportedModelError, match=block):
         from_mace_torch(model)
+
+
+def test_convert_command_writes_a_model_that_reproduces_mace_torch(tmp_path, capsys):
+    import torch
+
+    from macetutor import cli
+    from macetutor.model import MACE
+
+    torch_model = build("A_default_like")
+    torch.save(torch_model, tmp_path / "MACE.model")
+    assert cli.main(["convert", str(tmp_path / "MACE.model"), str(tmp_path / "out.npz")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    positions, numbers, cell, pbc = structures(ARCHITECTURES["A_default_like"]["elements"])["triclinic"]
+    ref = evaluate_torch(torch_model, positions, numbers, cell, pbc)
+    ours = MACE.load(tmp_path / "out.npz").evaluate(positions, numbers, cell, pbc)
+    assert abs(ours.interaction_energy - ref["interaction_energy"]) <= RTOL * abs(ref["interaction_energy"])
