@@ -136,3 +136,64 @@ def atomic_basis(
         np.add.at(M, receivers, phi[k])  # sum over the neighbours j of each centre i
         A[:, :, slices[irrep]] += np.einsum("uw,ium->iwm", W[k], M) / np.sqrt(W[k].shape[0] * n_into[irrep])
     return A / avg_num_neighbors
+
+
+# ------------------------------------------------------------------ backward passes (vector-Jacobian products)
+
+
+def linear_backward(grad_y: np.ndarray, irreps: list, W: list[np.ndarray]) -> np.ndarray:
+    """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(C_in) (the transposed map)."""
+    blocks = [
+        np.einsum("uw,nwm->num", W_b, grad_y[:, :, s]) / np.sqrt(W_b.shape[0])
+        for W_b, s in zip(W, offsets(irreps), strict=True)
+    ]
+    return np.concatenate(blocks, axis=2)  # (n, C_in, sum(2l+1))
+
+
+def skip_connection_backward(grad_y, irreps_in, irreps_out, element_index, W) -> np.ndarray:
+    """VJP of :func:`skip_connection`: dE/dx_{i,u,m} = sum_w W[u, z_i, w] dE/dy_{i,w,m} / sqrt(C_in n_elements)."""
+    C_in = W[0].shape[0]
+    grad_x = np.zeros((len(grad_y), C_in, sum(2 * l + 1 for l, _ in irreps_in)))  # (n, C_in, dim_in)
+    slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
+    n_used = 0
+    for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True):
+        if irrep not in slices_in:
+            continue
+        W_b = W[n_used]  # (C_in, n_elements, C_out)
+        n_used += 1
+        grad_x[:, :, slices_in[irrep]] += np.einsum(
+            "uiw,iwm->ium", W_b[:, element_index, :], grad_y[:, :, s_out]
+        ) / np.sqrt(W_b.shape[0] * W_b.shape[1])
+    return grad_x
+
+
+def edge_tensor_product_backward(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, paths):
+    """VJP of :func:`edge_tensor_product` with respect to h~ (per edge), Y and R.
+
+    With phi_{e,k,c} = R_{e,k} sum_ab C[a,b,c] h_{e,k,a} Y_{e,b} (k channel) and g = dE/dphi:
+        dE/dR_{e,k}   = sum_c g_{e,k,c} sum_ab C[a,b,c] h_{e,k,a} Y_{e,b}
+        dE/dh_{e,k,a} = R_{e,k} sum_bc C[a,b,c] Y_{e,b} g_{e,k,c}
+        dE/dY_{e,b}   = sum_k R_{e,k} sum_ac C[a,b,c] h_{e,k,a} g_{e,k,c}
+    Returns (dE/dh_sender (n_edges, C, dim_h), dE/dY (n_edges, dim_Y), dE/dR (n_edges, n_paths, C)).
+    """
+    slices_h, slices_Y = offsets(irreps_h), offsets(irreps_Y)
+    grad_h, grad_Y, grad_R = np.zeros_like(h_sender), np.zeros_like(Y), np.zeros_like(R)
+    for k, (i1, i2, (l3, _)) in enumerate(paths):
+        C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
+        h, y, g = h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]], grad_phi[k]
+        grad_R[:, k, :] = np.einsum("abc,eka,eb,ekc->ek", C, h, y, g, optimize=True)
+        Rg = R[:, k, :, None] * g  # (n_edges, C, 2l3+1)
+        grad_h[:, :, slices_h[i1]] += np.einsum("abc,eb,ekc->eka", C, y, Rg, optimize=True)
+        grad_Y[:, slices_Y[i2]] += np.einsum("abc,eka,ekc->eb", C, h, Rg, optimize=True)
+    return grad_h, grad_Y, grad_R
+
+
+def atomic_basis_backward(grad_A, receivers, paths, irreps_target, W, avg_num_neighbors) -> list[np.ndarray]:
+    """VJP of :func:`atomic_basis`: dE/dphi_{e,u,path,M} = sum_w W_path[u, w] dE/dA_{receiver(e),w,LM} / sqrt(C n_L) / avg."""
+    slices = dict(zip(irreps_target, offsets(irreps_target), strict=True))
+    n_into = {irrep: sum(1 for path in paths if path[2] == irrep) for irrep in irreps_target}
+    grad_phi = []
+    for k, (_, _, irrep) in enumerate(paths):
+        g = np.einsum("uw,iwm->ium", W[k], grad_A[:, :, slices[irrep]]) / np.sqrt(W[k].shape[0] * n_into[irrep])
+        grad_phi.append(g[receivers] / avg_num_neighbors)  # (n_edges, C, 2L+1): the sum over edges, transposed
+    return grad_phi

@@ -27,9 +27,9 @@ import numpy as np
 
 from macetutor import basis, product, radial
 from macetutor.cg import generalized_clebsch_gordan
-from macetutor.irreps import irreps_string, parse_irreps, spherical_harmonics_irreps
+from macetutor.irreps import irreps_string, offsets, parse_irreps, spherical_harmonics_irreps
 from macetutor.neighbors import neighbor_list
-from macetutor.so3 import spherical_harmonics
+from macetutor.so3 import spherical_harmonics, spherical_harmonics_with_gradient
 
 __all__ = ["MACEConfig", "MACE", "Evaluation", "LayerShapes"]
 
@@ -177,6 +177,9 @@ class Evaluation:
     node_interaction_energies: np.ndarray  # (n_atoms,): E_i^int = scale sum_t E_i^{(t)} + shift
     edges: dict = field(default_factory=dict)  # senders, receivers, shifts, vectors, lengths, Y, radial_basis
     intermediates: list = field(default_factory=list)  # per layer: dict with h_in, A, B, message, h, node_energy
+    forces: np.ndarray | None = None  # (n_atoms, 3) eV/Å, F = -dE/dr (when asked for)
+    stress: np.ndarray | None = None  # (3, 3) eV/Å^3, (1/V) dE/d(strain), ASE's sign (periodic, when asked for)
+    virial: np.ndarray | None = None  # (3, 3) eV, -dE/d(strain) (when asked for)
 
 
 class MACE:
@@ -268,8 +271,12 @@ class MACE:
             )
         return np.array([table[int(z)] for z in numbers], dtype=np.int64)
 
-    def evaluate(self, positions, numbers, cell=None, pbc=False) -> Evaluation:
-        """Energy of a structure, with every intermediate array of the model (see :class:`Evaluation`)."""
+    def evaluate(self, positions, numbers, cell=None, pbc=False, forces=False, stress=False) -> Evaluation:
+        """Energy of a structure, with every intermediate array of the model (see :class:`Evaluation`).
+
+        ``forces=True`` adds F = -dE/dr; ``stress=True`` adds the virial and, for a periodic cell, the stress;
+        both from the hand-written reverse pass :meth:`_backward` (no automatic differentiation).
+        """
         cfg, P = self.config, self.parameters
         positions = np.asarray(positions, dtype=np.float64)
         z = self.element_index(numbers)
@@ -279,11 +286,13 @@ class MACE:
         senders, receivers, shifts, _ = neighbor_list(positions, cfg.r_max, cell=cell, pbc=pbc)
         vectors = positions[receivers] - positions[senders] + shifts  # (n_edges, 3): r_i - r_j, centre minus neighbour
         lengths = np.linalg.norm(vectors, axis=1)  # (n_edges,)
-        Y = (
-            spherical_harmonics(list(range(cfg.max_ell + 1)), vectors)
-            if len(vectors)
-            else np.zeros((0, (cfg.max_ell + 1) ** 2))
-        )
+        need_gradient = forces or stress
+        if len(vectors) == 0:
+            Y, dY = np.zeros((0, (cfg.max_ell + 1) ** 2)), np.zeros((0, (cfg.max_ell + 1) ** 2, 3))
+        elif need_gradient:
+            Y, dY = spherical_harmonics_with_gradient(list(range(cfg.max_ell + 1)), vectors)  # dY: (n_edges, D, 3)
+        else:
+            Y, dY = spherical_harmonics(list(range(cfg.max_ell + 1)), vectors), None  # (n_edges, D)
         edge_feats = (
             radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel)
             * radial.polynomial_envelope(lengths, cfg.r_max, cfg.num_polynomial_cutoff)[:, None]
@@ -293,46 +302,36 @@ class MACE:
         h = basis.node_embedding(z, P["embedding"])  # (n, C, 1)
         layers, node_energy_sum = [], np.zeros(n)
         for t in range(cfg.num_interactions):
-            s, p = layer_shapes(cfg, t), f"layer{t}."
+            s, w = layer_shapes(cfg, t), self._layer_weights(t)
             C = cfg.channels
-            weights = [P[p + f"radial.{k}"] for k in range(len(cfg.radial_mlp) + 1)]
-            R = radial.radial_mlp(edge_feats, weights, cfg.radial_activation_constant).reshape(
-                len(lengths), len(s.paths), C
-            )
-            skip_W = [P[p + f"skip.{b}"] for b in range(sum(1 for k in P if k.startswith(p + "skip.")))]
-            sc = basis.skip_connection(h, s.irreps_in, s.irreps_out, z, skip_W) if s.residual else None
-            h_up = basis.linear(h, s.irreps_in, [P[p + f"linear_up.{b}"] for b in range(len(s.irreps_in))])
+            R, pre = radial.radial_mlp_with_activations(edge_feats, w["radial"], cfg.radial_activation_constant)
+            R = R.reshape(len(lengths), len(s.paths), C)  # (n_edges, n_paths, C)
+            sc = basis.skip_connection(h, s.irreps_in, s.irreps_out, z, w["skip"]) if s.residual else None
+            h_up = basis.linear(h, s.irreps_in, w["linear_up"])  # (n, C, dim_in)
             phi = basis.edge_tensor_product(h_up[senders], Y, R, s.irreps_in, sh, s.paths)
-            A = basis.atomic_basis(
-                phi,
-                receivers,
-                n,
-                s.paths,
-                s.irreps_target,
-                [P[p + f"linear.{k}"] for k in range(len(s.paths))],
-                cfg.avg_num_neighbors,
-            )
+            A = basis.atomic_basis(phi, receivers, n, s.paths, s.irreps_target, w["linear"], cfg.avg_num_neighbors)
+            A_before_skip = A
             if not s.residual:  # mace-torch's first layer: element-dependent mixing of A
-                A = basis.skip_connection(A, s.irreps_target, s.irreps_target, z, skip_W)
+                A = basis.skip_connection(A, s.irreps_target, s.irreps_target, z, w["skip"])
             B, messages = {}, []
             for irrep in s.irreps_out:
                 key = irreps_string(1, [irrep])[2:]
                 B[key] = {
                     nu: product.product_basis(A, s.irreps_target, irrep, nu) for nu in range(1, s.correlation + 1)
                 }
-                W = {nu: P[p + f"product.{key}.nu{nu}"] for nu in B[key]}
-                messages.append(product.message(B[key], W, z))  # (n, C, 2L+1)
+                messages.append(product.message(B[key], w["product"][key], z))  # (n, C, 2L+1)
             m = np.concatenate(messages, axis=2)  # (n, C, dim(irreps_out))
-            h_new = basis.linear(m, s.irreps_out, [P[p + f"product_linear.{b}"] for b in range(len(s.irreps_out))])
+            h_new = basis.linear(m, s.irreps_out, w["product_linear"])  # (n, C, dim_out)
             if sc is not None:
                 h_new = h_new + sc
             scalars = h_new[:, :, 0]  # (n, C): the first block is 0e
+            y_readout = None
             if s.readout == "linear":
-                e = scalars @ P[p + "readout"][:, 0] / np.sqrt(C)  # (n,)
+                e = scalars @ w["readout"][:, 0] / np.sqrt(C)  # (n,)
             else:
-                y = scalars @ P[p + "readout.1"] / np.sqrt(C)  # (n, mlp_width)
-                y = cfg.readout_activation_constant * radial.silu(y)
-                e = y @ P[p + "readout.2"][:, 0] / np.sqrt(cfg.mlp_width)  # (n,)
+                y_readout = scalars @ w["readout.1"] / np.sqrt(C)  # (n, mlp_width)
+                y = cfg.readout_activation_constant * radial.silu(y_readout)
+                e = y @ w["readout.2"][:, 0] / np.sqrt(cfg.mlp_width)  # (n,)
             node_energy_sum = node_energy_sum + e
             layers.append(
                 {
@@ -348,11 +347,23 @@ class MACE:
                     "irreps_in": s.irreps_in,
                     "irreps_A": s.irreps_target,
                     "irreps_out": s.irreps_out,
+                    "_backward_cache": {"radial_pre": pre, "A_before_skip": A_before_skip, "readout_pre": y_readout},
                 }
             )
             h = h_new
         node_inter = cfg.scale * node_energy_sum + cfg.shift  # (n,)
         E0 = P["E0"][z]  # (n,)
+        result_forces = result_virial = result_stress = None
+        if need_gradient:
+            g_v = self._backward(layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers)  # (n_edges, 3)
+            result_forces = np.zeros((n, 3))  # F = -dE/dr, and r_receiver - r_sender enters each edge vector
+            np.add.at(result_forces, receivers, -g_v)
+            np.add.at(result_forces, senders, g_v)
+            result_virial = -np.einsum("ea,eb->ab", g_v, vectors)  # -dE/d(strain): strain moves v_e to (1 + eps) v_e
+            result_virial = 0.5 * (result_virial + result_virial.T)
+            if cell is not None and np.any(pbc):
+                volume = abs(np.linalg.det(np.asarray(cell, dtype=np.float64)))
+                result_stress = -result_virial / volume
         return Evaluation(
             energy=float(np.sum(E0) + np.sum(node_inter)),
             interaction_energy=float(np.sum(node_inter)),
@@ -368,4 +379,81 @@ class MACE:
                 "radial_basis": edge_feats,
             },
             intermediates=layers,
+            forces=result_forces if forces else None,
+            stress=result_stress if stress else None,
+            virial=result_virial if stress else None,
         )
+
+    def _layer_weights(self, t: int) -> dict:
+        """The weights of layer t, grouped by the block that uses them."""
+        cfg, P, s, p = self.config, self.parameters, layer_shapes(self.config, t), f"layer{t}."
+        w = {
+            "radial": [P[p + f"radial.{k}"] for k in range(len(cfg.radial_mlp) + 1)],
+            "skip": [P[p + f"skip.{b}"] for b in range(sum(1 for k in P if k.startswith(p + "skip.")))],
+            "linear_up": [P[p + f"linear_up.{b}"] for b in range(len(s.irreps_in))],
+            "linear": [P[p + f"linear.{k}"] for k in range(len(s.paths))],
+            "product": {},
+            "product_linear": [P[p + f"product_linear.{b}"] for b in range(len(s.irreps_out))],
+        }
+        for irrep in s.irreps_out:
+            key = irreps_string(1, [irrep])[2:]
+            w["product"][key] = {nu: P[p + f"product.{key}.nu{nu}"] for nu in range(1, s.correlation + 1)}
+        for name in ("readout", "readout.1", "readout.2"):
+            if p + name in P:
+                w[name] = P[p + name]
+        return w
+
+    def _backward(self, layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers) -> np.ndarray:
+        """The reverse pass: dE/dv_e for every edge vector v_e, by hand, block by block, from the energy down.
+
+        E_int = scale sum_t sum_i E_i^(t) + shift n. Each block's vector-Jacobian product sits beside its forward
+        (``*_backward`` in radial.py, basis.py, product.py). The adjoint of h^(t+1) collects the readout of layer t
+        and the two uses of h^(t+1) in layer t+1 (linear_up and the self-connection); the adjoints of Y and of the
+        radial basis collect every layer. Finally r = |v| and Y(v/|v|) give dE/dv. Returns (n_edges, 3).
+        """
+        cfg, n, C = self.config, len(z), self.config.channels
+        sh = spherical_harmonics_irreps(cfg.max_ell)
+        grad_Y, grad_edge_feats = np.zeros_like(Y), np.zeros_like(edge_feats)
+        grad_h = np.zeros_like(layers[-1]["h"])  # dE/dh^(T)
+        for t in reversed(range(cfg.num_interactions)):
+            s, w, layer = layer_shapes(cfg, t), self._layer_weights(t), layers[t]
+            cache = layer["_backward_cache"]
+            grad_e = np.full(n, cfg.scale)  # dE/dE_i^(t)
+            if s.readout == "linear":
+                grad_h[:, :, 0] += grad_e[:, None] * w["readout"][:, 0] / np.sqrt(C)
+            else:
+                grad_y = grad_e[:, None] * w["readout.2"][:, 0] / np.sqrt(cfg.mlp_width)  # (n, mlp_width)
+                grad_y = grad_y * cfg.readout_activation_constant * radial.silu_derivative(cache["readout_pre"])
+                grad_h[:, :, 0] += grad_y @ w["readout.1"].T / np.sqrt(C)
+            grad_m = basis.linear_backward(grad_h, s.irreps_out, w["product_linear"])  # eq. (12)
+            grad_A = np.zeros_like(layer["A"])
+            for irrep, block in zip(s.irreps_out, offsets(s.irreps_out), strict=True):
+                key = irreps_string(1, [irrep])[2:]
+                grad_B = product.message_backward(grad_m[:, :, block], w["product"][key], z)  # eq. (11)
+                for nu, g in grad_B.items():  # eq. (10), product rule
+                    grad_A += product.product_basis_backward(g, layer["A"], s.irreps_target, irrep, nu)
+            if not s.residual:
+                grad_A = basis.skip_connection_backward(grad_A, s.irreps_target, s.irreps_target, z, w["skip"])
+            grad_phi = basis.atomic_basis_backward(
+                grad_A, receivers, s.paths, s.irreps_target, w["linear"], cfg.avg_num_neighbors
+            )  # eq. (8), the sum over neighbours transposed
+            grad_h_sender, grad_Y_t, grad_R = basis.edge_tensor_product_backward(
+                grad_phi, layer["h_up"][senders], Y, layer["R"], s.irreps_in, sh, s.paths
+            )
+            grad_Y += grad_Y_t
+            grad_edge_feats += radial.radial_mlp_backward(
+                grad_R.reshape(len(lengths), len(s.paths) * C), cache["radial_pre"], w["radial"], cfg.radial_activation_constant
+            )
+            grad_h_up = np.zeros_like(layer["h_up"])
+            np.add.at(grad_h_up, senders, grad_h_sender)
+            grad_h_in = basis.linear_backward(grad_h_up, s.irreps_in, w["linear_up"])
+            if s.residual:
+                grad_h_in += basis.skip_connection_backward(grad_h, s.irreps_in, s.irreps_out, z, w["skip"])
+            grad_h = grad_h_in  # dE/dh^(t): feeds layer t-1 (the embedding, for t = 0, does not move)
+        # the edges: edge_feats = b(r) f(r), r = |v|, Y = Y(v / |v|)
+        b = radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel)  # (n_edges, num_bessel)
+        db = radial.bessel_basis_derivative(lengths, cfg.r_max, cfg.num_bessel)
+        f = radial.polynomial_envelope(lengths, cfg.r_max, cfg.num_polynomial_cutoff)  # (n_edges,)
+        df = radial.polynomial_envelope_derivative(lengths, cfg.r_max, cfg.num_polynomial_cutoff)
+        grad_r = np.sum(grad_edge_feats * (db * f[:, None] + b * df[:, None]), axis=1)  # (n_edges,)
+        return grad_r[:, None] * vectors / lengths[:, None] + np.einsum("eb,ebk->ek", grad_Y, dY)

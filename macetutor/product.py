@@ -73,3 +73,36 @@ def message(B: dict[int, np.ndarray], W: dict[int, np.ndarray], element_index: n
         W_i = W[nu][element_index]  # (n_atoms, n_paths, C)
         m = m + np.einsum("iek,ikeM->ikM", W_i, B[nu])  # (n_atoms, C, 2L+1)
     return m
+
+
+# ------------------------------------------------------------------ backward passes (vector-Jacobian products)
+
+
+def message_backward(grad_m: np.ndarray, W: dict[int, np.ndarray], element_index: np.ndarray) -> dict[int, np.ndarray]:
+    """VJP of :func:`message`: dE/dB^{(nu)}_{i,k,eta,M} = W^{(nu)}[z_i, eta, k] dE/dm_{i,k,M}."""
+    return {nu: np.einsum("iek,ikM->ikeM", W_nu[element_index], grad_m) for nu, W_nu in W.items()}
+
+
+def product_basis_backward(grad_B: np.ndarray, A: np.ndarray, irreps_A: list, irrep_out: tuple, nu: int) -> np.ndarray:
+    """VJP of :func:`product_basis` (eq. 10) with respect to A, by the product rule over the nu factors:
+
+        dE/dA_{i,k,a} = sum_{xi=1}^{nu} sum_{eta,M} dE/dB_{i,k,eta,M} sum_{a_1..a_nu with a_xi = a} U[M, a_1..a_nu, eta] prod_{zeta != xi} A_{i,k,a_zeta}
+
+    Returns (n_atoms, C, D).
+    """
+    U = generalized_clebsch_gordan(irreps_A, irrep_out, nu)  # (2L+1, D, ..., D, n_paths)
+    grad_A = np.zeros_like(A)  # (n_atoms, C, D)
+    if U.shape[-1] == 0 or len(A) == 0:
+        return grad_A
+    letters = "abcd"[:nu]
+    n_atoms, C, D = A.shape
+    chunk = max(1, _MAX_INTERMEDIATE // max(C * U.size // D, 1))
+    for xi in range(nu):  # the factor being differentiated
+        others = [x for j, x in enumerate(letters) if j != xi]
+        subscripts = f"M{letters}e,ikeM," + "".join(f"ik{x}," for x in others) + f"->ik{letters[xi]}"
+        subscripts = subscripts.replace(",->", "->")
+        for start in range(0, n_atoms, chunk):
+            x = A[start : start + chunk]  # (chunk, C, D)
+            g = grad_B[start : start + chunk]  # (chunk, C, n_paths, 2L+1)
+            grad_A[start : start + chunk] += np.einsum(subscripts, U, g, *([x] * len(others)), optimize=True)
+    return grad_A

@@ -69,3 +69,58 @@ def radial_mlp(x: np.ndarray, weights: list[np.ndarray], activation_constant: fl
         if k < len(weights) - 1:
             x = activation_constant * silu(x)  # (n_edges, h_k)
     return x
+
+
+# ------------------------------------------------------------------ derivatives (for the forces)
+
+
+def silu_derivative(x: np.ndarray) -> np.ndarray:
+    """d silu / dx = sigmoid(x) (1 + x (1 - sigmoid(x)))."""
+    e = np.exp(-np.abs(x))
+    sigmoid = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return sigmoid * (1.0 + x * (1.0 - sigmoid))
+
+
+def bessel_basis_derivative(r: np.ndarray, r_max: float, num_bessel: int) -> np.ndarray:
+    """d b_n / dr = sqrt(2/r_max) (w_n cos(w_n r) / r - sin(w_n r) / r^2), w_n = n pi / r_max. (n_edges, num_bessel)"""
+    w = np.arange(1, num_bessel + 1) * np.pi / r_max  # (num_bessel,)
+    wr = w * r[:, None]  # (n_edges, num_bessel)
+    return np.sqrt(2.0 / r_max) * (w * np.cos(wr) / r[:, None] - np.sin(wr) / r[:, None] ** 2)
+
+
+def polynomial_envelope_derivative(r: np.ndarray, r_max: float, p: int) -> np.ndarray:
+    """d f_p(r/r_max) / dr = -p(p+1)(p+2)/(2 r_max) u^(p-1) (1 - u)^2 for u < 1, else 0. (n_edges,)
+
+    (The three terms of f_p' factor into this single product: f_p and its first two derivatives vanish at u = 1.)
+    """
+    u = r / r_max  # (n_edges,)
+    df = -p * (p + 1) * (p + 2) / (2.0 * r_max) * u ** (p - 1) * (1.0 - u) ** 2  # (n_edges,)
+    return np.where(u < 1.0, df, 0.0)
+
+
+def radial_mlp_with_activations(x: np.ndarray, weights: list, activation_constant: float = SILU_NORMALIZE2MOM):
+    """:func:`radial_mlp`, also returning the pre-activations z_k of every hidden layer (for the backward pass)."""
+    pre = []
+    for k, W in enumerate(weights):
+        x = x @ W / np.sqrt(W.shape[0])  # (n_edges, h_k)
+        if k < len(weights) - 1:
+            pre.append(x)
+            x = activation_constant * silu(x)
+    return x, pre
+
+
+def radial_mlp_backward(
+    grad_out: np.ndarray, pre: list, weights: list, activation_constant: float = SILU_NORMALIZE2MOM
+):
+    """Vector-Jacobian product of :func:`radial_mlp`: given dE/d(output), return dE/d(input).
+
+    Layer by layer in reverse: through x W / sqrt(h_in) the gradient is g W^T / sqrt(h_in); through c silu(z) it is
+    multiplied by c silu'(z).
+    """
+    g = grad_out  # (n_edges, h_L)
+    for k in range(len(weights) - 1, -1, -1):
+        W = weights[k]
+        g = g @ W.T / np.sqrt(W.shape[0])  # (n_edges, h_{k-1})
+        if k > 0:
+            g = g * activation_constant * silu_derivative(pre[k - 1])
+    return g
