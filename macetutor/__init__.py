@@ -6,7 +6,7 @@ docs/conventions.md for every convention (harmonic order, Clebsch-Gordan phases,
 
 __version__ = "0.1.0"
 
-from macetutor import irreps, reference
+from macetutor import gradcheck, irreps, reference
 from macetutor.cg import clebsch_gordan, clebsch_gordan_complex, generalized_clebsch_gordan
 from macetutor.model import MACE, Evaluation, MACEConfig
 from macetutor.neighbors import neighbor_list
@@ -27,6 +27,7 @@ __all__ = [
     "MACEConfig",
     "Evaluation",
     "generalized_clebsch_gordan",
+    "gradcheck",
     "irreps",
     "neighbor_list",
     "reference",

@@ -29,7 +29,13 @@ def test_energy_and_every_layer_agree(pair, structure):
     name, torch_model, ours = pair
     positions, numbers, cell, pbc = structures(ARCHITECTURES[name]["elements"])[structure]
     ref = evaluate_torch(torch_model, positions, numbers, cell, pbc)
-    result = ours.evaluate(positions, numbers, cell, pbc)
+    result = ours.evaluate(positions, numbers, cell, pbc, forces=True, stress=True)
+    if np.max(np.abs(ref["forces"])) > 0:
+        force_error = np.max(np.abs(result.forces - ref["forces"])) / np.max(np.abs(ref["forces"]))
+        print(f"{name} {structure}: relative force error {force_error:.2e}")
+        assert force_error <= 1e-9
+    if "stress" in ref:
+        assert np.max(np.abs(result.stress - ref["stress"])) <= 1e-9 * np.max(np.abs(ref["stress"]))
     error = abs(result.interaction_energy - ref["interaction_energy"]) / max(abs(ref["interaction_energy"]), 1e-12)
     print(f"{name} {structure}: relative energy error {error:.2e}")
     assert error <= RTOL
