@@ -112,30 +112,34 @@ def edge_tensor_product(
     return phi
 
 
-def atomic_basis(
-    phi: list[np.ndarray],
-    receivers: np.ndarray,
-    n_atoms: int,
-    paths: list,
-    irreps_target: list,
-    W: list[np.ndarray],
-    avg_num_neighbors: float,
-) -> np.ndarray:
-    """A_{i,w,LM} = sum_{paths -> L} sum_u W_path[u, w] (sum_{e: receiver(e) = i} phi_{e,u,path,M}) / sqrt(C n_L) / avg_num_neighbors.
+def neighbor_sum(phi: list[np.ndarray], receivers: np.ndarray, n_atoms: int) -> list[np.ndarray]:
+    """sum_{j in N(i)} phi_{ij}: the sum over neighbours of eq. (8), path by path. Returns (n_atoms, C, 2L+1) each."""
+    sums = []
+    for phi_k in phi:
+        M = np.zeros((n_atoms,) + phi_k.shape[1:])  # (n_atoms, C, 2L+1)
+        np.add.at(M, receivers, phi_k)
+        sums.append(M)
+    return sums
 
-    The sum over neighbours of eq. 8, then mace-torch's linear map from the paths to the target irreps
-    (fan-in C times the number n_L of paths into L) and the normalisation by the average number of neighbours.
-    Returns (n_atoms, C, dim(irreps_target)).
+
+def mix_paths(M: list[np.ndarray], paths: list, irreps_target: list, W: list[np.ndarray], avg_num_neighbors: float):
+    """A_{i,w,LM} = sum_{paths -> L} sum_u W_path[u, w] M_{i,u,path,M} / sqrt(C n_L) / avg_num_neighbors.
+
+    mace-torch's linear map from the paths to the target irreps (fan-in C times the number n_L of paths into L),
+    then the normalisation by the average number of neighbours. Returns (n_atoms, C, dim(irreps_target)).
     """
-    C = phi[0].shape[1] if phi else W[0].shape[1]
+    n_atoms, C = M[0].shape[:2] if M else (0, W[0].shape[1])
     A = np.zeros((n_atoms, C, sum(2 * l + 1 for l, _ in irreps_target)))  # (n_atoms, C, dim_target)
     slices = dict(zip(irreps_target, offsets(irreps_target), strict=True))
     n_into = {irrep: sum(1 for path in paths if path[2] == irrep) for irrep in irreps_target}
     for k, (_, _, irrep) in enumerate(paths):
-        M = np.zeros((n_atoms,) + phi[k].shape[1:])  # (n_atoms, C, 2L+1)
-        np.add.at(M, receivers, phi[k])  # sum over the neighbours j of each centre i
-        A[:, :, slices[irrep]] += np.einsum("uw,ium->iwm", W[k], M) / np.sqrt(W[k].shape[0] * n_into[irrep])
+        A[:, :, slices[irrep]] += np.einsum("uw,ium->iwm", W[k], M[k]) / np.sqrt(W[k].shape[0] * n_into[irrep])
     return A / avg_num_neighbors
+
+
+def atomic_basis(phi, receivers, n_atoms, paths, irreps_target, W, avg_num_neighbors) -> np.ndarray:
+    """A (eq. 8): the neighbour sum of the edge messages phi, then :func:`mix_paths`. (n_atoms, C, dim_target)"""
+    return mix_paths(neighbor_sum(phi, receivers, n_atoms), paths, irreps_target, W, avg_num_neighbors)
 
 
 # ------------------------------------------------------------------ backward passes (vector-Jacobian products)
@@ -188,12 +192,18 @@ def edge_tensor_product_backward(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, p
     return grad_h, grad_Y, grad_R
 
 
-def atomic_basis_backward(grad_A, receivers, paths, irreps_target, W, avg_num_neighbors) -> list[np.ndarray]:
-    """VJP of :func:`atomic_basis`: dE/dphi_{e,u,path,M} = sum_w W_path[u, w] dE/dA_{receiver(e),w,LM} / sqrt(C n_L) / avg."""
+def mix_paths_backward(grad_A, paths, irreps_target, W, avg_num_neighbors) -> list[np.ndarray]:
+    """VJP of :func:`mix_paths`: dE/dM_{i,u,path,M} = sum_w W_path[u, w] dE/dA_{i,w,LM} / sqrt(C n_L) / avg."""
     slices = dict(zip(irreps_target, offsets(irreps_target), strict=True))
     n_into = {irrep: sum(1 for path in paths if path[2] == irrep) for irrep in irreps_target}
-    grad_phi = []
-    for k, (_, _, irrep) in enumerate(paths):
-        g = np.einsum("uw,iwm->ium", W[k], grad_A[:, :, slices[irrep]]) / np.sqrt(W[k].shape[0] * n_into[irrep])
-        grad_phi.append(g[receivers] / avg_num_neighbors)  # (n_edges, C, 2L+1): the sum over edges, transposed
-    return grad_phi
+    return [
+        np.einsum("uw,iwm->ium", W[k], grad_A[:, :, slices[irrep]])
+        / np.sqrt(W[k].shape[0] * n_into[irrep])
+        / avg_num_neighbors
+        for k, (_, _, irrep) in enumerate(paths)
+    ]
+
+
+def atomic_basis_backward(grad_A, receivers, paths, irreps_target, W, avg_num_neighbors) -> list[np.ndarray]:
+    """VJP of :func:`atomic_basis`: dE/dphi_e = dE/dM_{receiver(e)} (the transpose of the neighbour sum)."""
+    return [g[receivers] for g in mix_paths_backward(grad_A, paths, irreps_target, W, avg_num_neighbors)]

@@ -271,12 +271,16 @@ class MACE:
             )
         return np.array([table[int(z)] for z in numbers], dtype=np.int64)
 
-    def evaluate(self, positions, numbers, cell=None, pbc=False, forces=False, stress=False) -> Evaluation:
+    def evaluate(self, positions, numbers, cell=None, pbc=False, forces=False, stress=False, backend="numpy"):
         """Energy of a structure, with every intermediate array of the model (see :class:`Evaluation`).
 
         ``forces=True`` adds F = -dE/dr; ``stress=True`` adds the virial and, for a periodic cell, the stress;
         both from the hand-written reverse pass :meth:`_backward` (no automatic differentiation).
+        ``backend="numpy"`` is the readable specification; ``backend="numba"`` runs the neighbour sum and the
+        product basis in compiled kernels (``macetutor.kernels``) and does not materialise B (``B`` is None).
         """
+        if backend not in ("numpy", "numba"):
+            raise ValueError(f"backend must be 'numpy' or 'numba', got {backend!r}")
         cfg, P = self.config, self.parameters
         positions = np.asarray(positions, dtype=np.float64)
         z = self.element_index(numbers)
@@ -308,8 +312,12 @@ class MACE:
             R = R.reshape(len(lengths), len(s.paths), C)  # (n_edges, n_paths, C)
             sc = basis.skip_connection(h, s.irreps_in, s.irreps_out, z, w["skip"]) if s.residual else None
             h_up = basis.linear(h, s.irreps_in, w["linear_up"])  # (n, C, dim_in)
-            phi = basis.edge_tensor_product(h_up[senders], Y, R, s.irreps_in, sh, s.paths)
-            A = basis.atomic_basis(phi, receivers, n, s.paths, s.irreps_target, w["linear"], cfg.avg_num_neighbors)
+            if backend == "numpy":
+                phi = basis.edge_tensor_product(h_up[senders], Y, R, s.irreps_in, sh, s.paths)  # eq. (8), per edge
+                M = basis.neighbor_sum(phi, receivers, n)  # the sum over neighbours
+            else:
+                M = _numba_neighbor_sum(h_up, Y, R, senders, receivers, n, s, sh)
+            A = basis.mix_paths(M, s.paths, s.irreps_target, w["linear"], cfg.avg_num_neighbors)
             A_before_skip = A
             if not s.residual:  # mace-torch's first layer: element-dependent mixing of A
                 A = basis.skip_connection(A, s.irreps_target, s.irreps_target, z, w["skip"])
@@ -355,7 +363,7 @@ class MACE:
         E0 = P["E0"][z]  # (n,)
         result_forces = result_virial = result_stress = None
         if need_gradient:
-            g_v = self._backward(layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers)  # (n_edges, 3)
+            g_v = self._backward(layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers, backend)
             result_forces = np.zeros((n, 3))  # F = -dE/dr, and r_receiver - r_sender enters each edge vector
             np.add.at(result_forces, receivers, -g_v)
             np.add.at(result_forces, senders, g_v)
@@ -403,7 +411,7 @@ class MACE:
                 w[name] = P[p + name]
         return w
 
-    def _backward(self, layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers) -> np.ndarray:
+    def _backward(self, layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers, backend="numpy"):
         """The reverse pass: dE/dv_e for every edge vector v_e, by hand, block by block, from the energy down.
 
         E_int = scale sum_t sum_i E_i^(t) + shift n. Each block's vector-Jacobian product sits beside its forward
@@ -429,23 +437,33 @@ class MACE:
             grad_A = np.zeros_like(layer["A"])
             for irrep, block in zip(s.irreps_out, offsets(s.irreps_out), strict=True):
                 key = irreps_string(1, [irrep])[2:]
+                if backend == "numba":
+                    _numba_message_backward(
+                        layer["A"], z, s.irreps_target, irrep, w["product"][key], grad_m[:, :, block], grad_A
+                    )
+                    continue
                 grad_B = product.message_backward(grad_m[:, :, block], w["product"][key], z)  # eq. (11)
                 for nu, g in grad_B.items():  # eq. (10), product rule
                     grad_A += product.product_basis_backward(g, layer["A"], s.irreps_target, irrep, nu)
             if not s.residual:
                 grad_A = basis.skip_connection_backward(grad_A, s.irreps_target, s.irreps_target, z, w["skip"])
-            grad_phi = basis.atomic_basis_backward(
-                grad_A, receivers, s.paths, s.irreps_target, w["linear"], cfg.avg_num_neighbors
-            )  # eq. (8), the sum over neighbours transposed
-            grad_h_sender, grad_Y_t, grad_R = basis.edge_tensor_product_backward(
-                grad_phi, layer["h_up"][senders], Y, layer["R"], s.irreps_in, sh, s.paths
-            )
+            grad_M = basis.mix_paths_backward(grad_A, s.paths, s.irreps_target, w["linear"], cfg.avg_num_neighbors)
+            if backend == "numpy":
+                grad_phi = [g[receivers] for g in grad_M]  # eq. (8): the sum over neighbours, transposed
+                grad_h_sender, grad_Y_t, grad_R = basis.edge_tensor_product_backward(
+                    grad_phi, layer["h_up"][senders], Y, layer["R"], s.irreps_in, sh, s.paths
+                )
+                grad_h_up = np.zeros_like(layer["h_up"])
+                np.add.at(grad_h_up, senders, grad_h_sender)
+            else:
+                grad_h_up, grad_Y_t, grad_R = _numba_neighbor_sum_backward(layer, grad_M, Y, senders, receivers, s, sh)
             grad_Y += grad_Y_t
             grad_edge_feats += radial.radial_mlp_backward(
-                grad_R.reshape(len(lengths), len(s.paths) * C), cache["radial_pre"], w["radial"], cfg.radial_activation_constant
+                grad_R.reshape(len(lengths), len(s.paths) * C),
+                cache["radial_pre"],
+                w["radial"],
+                cfg.radial_activation_constant,
             )
-            grad_h_up = np.zeros_like(layer["h_up"])
-            np.add.at(grad_h_up, senders, grad_h_sender)
             grad_h_in = basis.linear_backward(grad_h_up, s.irreps_in, w["linear_up"])
             if s.residual:
                 grad_h_in += basis.skip_connection_backward(grad_h, s.irreps_in, s.irreps_out, z, w["skip"])
@@ -457,3 +475,54 @@ class MACE:
         df = radial.polynomial_envelope_derivative(lengths, cfg.r_max, cfg.num_polynomial_cutoff)
         grad_r = np.sum(grad_edge_feats * (db * f[:, None] + b * df[:, None]), axis=1)  # (n_edges,)
         return grad_r[:, None] * vectors / lengths[:, None] + np.einsum("eb,ebk->ek", grad_Y, dY)
+
+
+# ------------------------------------------------------------------ the numba backend (see macetutor/kernels.py)
+
+
+def _numba_neighbor_sum(h_up, Y, R, senders, receivers, n, s, sh):
+    """The per-path neighbour sums M of eq. (8), from the compiled kernel; same as basis.neighbor_sum(phi)."""
+    from macetutor import kernels
+
+    path, a, b, c, value, width = kernels.conv_table(tuple(s.irreps_in), tuple(sh), tuple(s.paths))
+    offsets_ = np.searchsorted(receivers, np.arange(n + 1))  # edges are sorted by receiver
+    out = np.zeros((n, h_up.shape[1], width))  # (n, C, sum over paths of 2 l3 + 1)
+    kernels.conv_aggregate_forward(h_up, Y, np.ascontiguousarray(R), senders, offsets_, path, a, b, c, value, out)
+    bounds = np.cumsum([0] + [2 * l3 + 1 for _, _, (l3, _) in s.paths])
+    return [out[:, :, bounds[k] : bounds[k + 1]] for k in range(len(s.paths))]
+
+
+def _numba_neighbor_sum_backward(layer, grad_M, Y, senders, receivers, s, sh):
+    from macetutor import kernels
+
+    path, a, b, c, value, width = kernels.conv_table(tuple(s.irreps_in), tuple(sh), tuple(s.paths))
+    h_up, R = layer["h_up"], np.ascontiguousarray(layer["R"])
+    grad_out = np.ascontiguousarray(np.concatenate(grad_M, axis=2))  # (n, C, width)
+    grad_h, grad_Y, grad_R = np.zeros_like(h_up), np.zeros_like(Y), np.zeros_like(R)
+    kernels.conv_aggregate_backward(
+        h_up, Y, R, senders, receivers, path, a, b, c, value, grad_out, grad_h, grad_Y, grad_R
+    )
+    return grad_h, grad_Y, grad_R
+
+
+def _numba_message(A, z, irreps_A, irrep, W):
+    """m = sum_nu sum_eta W B^(nu) (eqs. 10-11) by the folded, symmetrised kernel. (n, C, 2L+1)"""
+    from macetutor import kernels
+
+    m = np.zeros(A.shape[:2] + (2 * irrep[0] + 1,))
+    A = np.ascontiguousarray(A)
+    for nu, W_nu in W.items():
+        factors, M_of, values = kernels.symmetric_terms(tuple(irreps_A), irrep, nu)
+        if len(M_of):
+            kernels.contraction_forward(A, z, factors, M_of, kernels.folded_weights(values, W_nu), m)
+    return m
+
+
+def _numba_message_backward(A, z, irreps_A, irrep, W, grad_m, grad_A):
+    from macetutor import kernels
+
+    A, grad_m = np.ascontiguousarray(A), np.ascontiguousarray(grad_m)
+    for nu, W_nu in W.items():
+        factors, M_of, values = kernels.symmetric_terms(tuple(irreps_A), irrep, nu)
+        if len(M_of):
+            kernels.contraction_backward(A, z, factors, M_of, kernels.folded_weights(values, W_nu), grad_m, grad_A)
