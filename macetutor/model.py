@@ -324,10 +324,14 @@ class MACE:
             B, messages = {}, []
             for irrep in s.irreps_out:
                 key = irreps_string(1, [irrep])[2:]
-                B[key] = {
-                    nu: product.product_basis(A, s.irreps_target, irrep, nu) for nu in range(1, s.correlation + 1)
-                }
-                messages.append(product.message(B[key], w["product"][key], z))  # (n, C, 2L+1)
+                if backend == "numpy":
+                    B[key] = {
+                        nu: product.product_basis(A, s.irreps_target, irrep, nu) for nu in range(1, s.correlation + 1)
+                    }
+                    messages.append(product.message(B[key], w["product"][key], z))  # (n, C, 2L+1)
+                else:  # folded kernels: B is never formed
+                    B[key] = None
+                    messages.append(_numba_message(A, z, s.irreps_target, irrep, w["product"][key]))
             m = np.concatenate(messages, axis=2)  # (n, C, dim(irreps_out))
             h_new = basis.linear(m, s.irreps_out, w["product_linear"])  # (n, C, dim_out)
             if sc is not None:

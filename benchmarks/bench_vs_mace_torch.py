@@ -1,0 +1,156 @@
+"""macetutor (numba backend) against mace-torch: same weights, float64, CPU, energy + forces + stress.
+
+    python benchmarks/bench_vs_mace_torch.py [--sizes 1 2 3 4 5] [--repeats 3] [--models default small]
+
+Models: mace-torch's default size (128x0e+128x1o, max_ell 3, correlation 3, 2 layers, r_max 5, 8 Bessel, p 5,
+radial MLP [64, 64, 64], MLP readout 16x0e) and a small one (32x0e+32x1o); elements H, C, O, Cu; random weights,
+imported into macetutor with from_mace_torch (so both compute the same function). Structures: ethanol (9 atoms) and
+rattled fcc Cu supercells n x n x n of the 4-atom cell (32, 108, 256, 500 atoms for n = 2..5).
+
+Every (implementation, model, structure) runs in a fresh process: one warm-up call (compilation, caches), then the
+median of --repeats timed calls, and the process's peak resident memory. Timed work: everything a user pays per
+call -- neighbour list, model, forces and stress (mace-torch: AtomicData + batch + forward/backward, as its ASE
+calculator does). Prints the times, the ratio macetutor / mace-torch and a per-stage profile of macetutor.
+Needs the `verify` extra. Not a test: it prints measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODELS = {"default": "128x0e+128x1o", "small": "32x0e+32x1o"}
+ELEMENTS = [1, 6, 8, 29]
+
+WORKER = r"""
+import json, resource, statistics, sys, time, warnings
+warnings.filterwarnings("ignore")
+import numpy as np
+sys.path.insert(0, ROOT)
+import mace, torch
+from e3nn import o3
+from mace import modules
+torch.set_default_dtype(torch.float64)
+
+impl, hidden, structure, repeats = IMPL, HIDDEN, STRUCTURE, REPEATS
+torch.manual_seed(0)
+model = modules.ScaleShiftMACE(
+    r_max=5.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=3,
+    interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+    interaction_cls_first=modules.interaction_classes["RealAgnosticInteractionBlock"],
+    num_interactions=2, num_elements=4, hidden_irreps=o3.Irreps(hidden), MLP_irreps=o3.Irreps("16x0e"),
+    atomic_energies=np.array([-13.6, -1029.8, -2041.9, -1640.0]), avg_num_neighbors=30.0, atomic_numbers=ELEMENTS,
+    correlation=3, gate=torch.nn.functional.silu, radial_MLP=[64, 64, 64], atomic_inter_scale=1.0, atomic_inter_shift=0.0)
+g = torch.Generator().manual_seed(1)
+with torch.no_grad():
+    for p in model.parameters():
+        p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+
+if structure == "ethanol":
+    positions = np.array([[0.0, 0.0, 0.0], [1.52, 0.0, 0.0], [2.0, 1.35, 0.0], [-0.4, 1.0, 0.1], [-0.4, -0.5, 0.9],
+                          [-0.4, -0.5, -0.9], [1.9, -0.5, 0.9], [1.9, -0.5, -0.9], [2.95, 1.3, 0.1]])
+    numbers = np.array([6, 6, 8, 1, 1, 1, 1, 1, 1]); cell = None; pbc = False
+else:
+    n = int(structure.split("_")[1]); a = 3.61
+    base = a * np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    positions = np.concatenate([base + a * np.array([i, j, k]) for i in range(n) for j in range(n) for k in range(n)])
+    positions = positions + 0.05 * np.random.default_rng(0).standard_normal(positions.shape)
+    numbers = np.full(len(positions), 29); cell = a * n * np.eye(3); pbc = True
+
+if impl == "mace-torch":
+    from ase import Atoms
+    from mace.data import AtomicData, config_from_atoms
+    from mace.tools import AtomicNumberTable, torch_geometric
+    z_table = AtomicNumberTable(ELEMENTS)
+    def run():
+        atoms = Atoms(numbers=numbers, positions=positions, cell=cell if cell is not None else np.zeros((3, 3)), pbc=pbc)
+        data = AtomicData.from_config(config_from_atoms(atoms), z_table=z_table, cutoff=5.0, heads=["Default"])
+        batch = torch_geometric.Batch.from_data_list([data]).to_dict()
+        out = model(batch, compute_force=True, compute_stress=pbc)
+        return float(out["energy"].detach()[0])
+else:
+    from macetutor.interop import from_mace_torch
+    ours = from_mace_torch(model)
+    def run():
+        return ours.evaluate(positions, numbers, cell, pbc, forces=True, stress=pbc, backend="numba").energy
+
+t0 = time.perf_counter(); energy = run(); first = time.perf_counter() - t0
+times = []
+for _ in range(repeats):
+    t0 = time.perf_counter(); run(); times.append(time.perf_counter() - t0)
+profile = None
+if impl == "macetutor":
+    import cProfile, pstats, io
+    pr = cProfile.Profile(); pr.enable(); run(); pr.disable()
+    stats = pstats.Stats(pr)
+    stages = {"neighbour list": "neighbors.py", "harmonics": "so3.py", "radial MLP": "radial.py",
+              "edge TP + neighbour sum (numba)": "kernels.py:1", "product basis (numba)": "kernels.py:",
+              "linear maps / self-connections": "basis.py"}
+    profile = {}
+    for (file, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():
+        key = f"{Path(file).name}:{line}({name})"
+        profile[key] = profile.get(key, 0.0) + tt
+    profile = dict(sorted(profile.items(), key=lambda kv: -kv[1])[:8])
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"n_atoms": len(positions), "first": first, "median": statistics.median(times), "peak_mb": peak_mb,
+                  "energy": energy, "profile": profile}))
+"""
+
+
+def measure(impl: str, hidden: str, structure: str, repeats: int) -> dict:
+    code = (
+        WORKER.replace("IMPL", repr(impl))
+        .replace("HIDDEN", repr(hidden))
+        .replace("STRUCTURE", repr(structure))
+        .replace("REPEATS", str(repeats))
+        .replace("ROOT", repr(str(ROOT)))
+        .replace("ELEMENTS", repr(ELEMENTS))
+    )
+    code = code.replace("from pathlib import Path", "")
+    code = "from pathlib import Path\n" + code
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[2, 3, 4, 5], help="Cu supercells n x n x n (4 n^3 atoms)"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", nargs="*", default=["small", "default"], choices=list(MODELS))
+    args = parser.parse_args()
+    structures = ["ethanol"] + [f"cu_{n}" for n in args.sizes]
+    print(
+        f"{'model':8s} {'structure':9s} {'atoms':>5s} {'mace-torch (s)':>14s} {'macetutor (s)':>13s} {'ratio':>6s} "
+        f"{'|dE|/|E|':>9s} {'peak MB torch':>13s} {'peak MB ours':>12s} {'ours first call (s)':>19s}",
+        flush=True,
+    )
+    profiles = {}
+    for model in args.models:
+        for structure in structures:
+            ref = measure("mace-torch", MODELS[model], structure, args.repeats)
+            ours = measure("macetutor", MODELS[model], structure, args.repeats)
+            profiles[(model, structure)] = ours["profile"]
+            print(
+                f"{model:8s} {structure:9s} {ours['n_atoms']:5d} {ref['median']:14.3f} {ours['median']:13.3f} "
+                f"{ours['median'] / ref['median']:6.2f} {abs(ours['energy'] - ref['energy']) / abs(ref['energy']):9.1e} "
+                f"{ref['peak_mb']:13.0f} {ours['peak_mb']:12.0f} {ours['first']:19.2f}",
+                flush=True,
+            )
+    for (model, structure), profile in profiles.items():
+        if structure == structures[-1]:
+            print(f"\nmacetutor profile, {model} model, {structure} (self time per function, s):")
+            for name, seconds in profile.items():
+                print(f"  {seconds:8.3f}  {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The numba backend equals the NumPy specification (<= 1e-12), intermediates, energy, forces and stress."""
+
+import numpy as np
+import pytest
+from test_model import CONFIG, NUMBERS, POSITIONS
+
+from macetutor import kernels
+from macetutor.cg import generalized_clebsch_gordan
+from macetutor.irreps import spherical_harmonics_irreps
+from macetutor.model import MACE, MACEConfig
+
+KERNEL_RTOL = 1e-12
+
+
+def rel(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+@pytest.mark.parametrize("nu", [1, 2, 3, 4])
+def test_symmetric_terms_reproduce_the_dense_contraction(nu, rng):
+    irreps = spherical_harmonics_irreps(2)
+    A = rng.standard_normal((4, 3, 9))
+    for irrep in [(0, 1), (1, -1), (2, 1)]:
+        U = generalized_clebsch_gordan(irreps, irrep, nu)
+        if U.shape[-1] == 0:
+            continue
+        dense = np.einsum("M" + "abcd"[:nu] + "e," + ",".join(f"ik{x}" for x in "abcd"[:nu]) + "->ikeM", U, *([A] * nu))
+        factors, M_of, values = kernels.symmetric_terms(tuple(irreps), irrep, nu)
+        sparse = np.zeros_like(dense)
+        for t in range(len(M_of)):
+            sparse[:, :, :, M_of[t]] += np.prod(A[:, :, factors[t]], axis=-1)[:, :, None] * values[t]
+        assert rel(sparse, dense) <= KERNEL_RTOL
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_numba_backend_equals_numpy_backend(periodic):
+    model = MACE.init(CONFIG, seed=2)
+    cell = np.array([[5.5, 0.0, 0.0], [0.8, 6.0, 0.0], [0.3, 0.5, 6.2]]) if periodic else None
+    kwargs = dict(cell=cell, pbc=periodic, forces=True, stress=True)
+    spec = model.evaluate(POSITIONS, NUMBERS, **kwargs)
+    fast = model.evaluate(POSITIONS, NUMBERS, backend="numba", **kwargs)
+    assert abs(fast.energy - spec.energy) <= KERNEL_RTOL * abs(spec.energy)
+    assert rel(fast.forces, spec.forces) <= KERNEL_RTOL
+    if periodic:
+        assert rel(fast.stress, spec.stress) <= KERNEL_RTOL
+    for a, b in zip(fast.intermediates, spec.intermediates, strict=True):
+        for key in ("A", "message", "h"):
+            assert rel(a[key], b[key]) <= KERNEL_RTOL, key
+        assert all(B is None for B in a["B"].values())  # the folded kernels never form B
+
+
+def test_numba_backend_on_a_one_element_three_layer_model():
+    config = MACEConfig(
+        elements=(29,),
+        hidden_irreps="3x0e+3x1o",
+        max_ell=2,
+        correlation=(1, 2, 3),
+        r_max=3.5,
+        num_bessel=4,
+        radial_mlp=(8,),
+        mlp_width=4,
+        avg_num_neighbors=6.0,
+        atomic_energies=(-1.0,),
+    )
+    model = MACE.init(config, seed=3)
+    a = 3.61
+    positions = a * np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    positions = positions + 0.05 * np.random.default_rng(5).standard_normal(positions.shape)  # rattled: F != 0
+    spec = model.evaluate(positions, [29] * 4, a * np.eye(3), True, forces=True, stress=True)
+    fast = model.evaluate(positions, [29] * 4, a * np.eye(3), True, forces=True, stress=True, backend="numba")
+    assert abs(fast.energy - spec.energy) <= KERNEL_RTOL * abs(spec.energy)
+    assert rel(fast.forces, spec.forces) <= KERNEL_RTOL and rel(fast.stress, spec.stress) <= KERNEL_RTOL
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend must be"):
+        MACE.init(CONFIG).evaluate(POSITIONS, NUMBERS, backend="cuda")
