@@ -152,23 +152,126 @@ def conv_aggregate_forward(h, Y, R, senders, receiver_offsets, path, a_idx, b_id
                     out[i, u, c_idx[q]] += R[e, path[q], u] * cy * h[j, u, a_idx[q]]
 
 
-@njit
+@njit_parallel
 def conv_aggregate_backward(
-    h, Y, R, senders, receivers, path, a_idx, b_idx, c_idx, value, grad_out, grad_h, grad_Y, grad_R
+    h,
+    Y,
+    R,
+    receivers,
+    edges_by_sender,
+    sender_offsets,
+    path,
+    a_idx,
+    b_idx,
+    c_idx,
+    value,
+    grad_out,
+    grad_h,
+    grad_Y,
+    grad_R,
 ):
-    """VJP of :func:`conv_aggregate_forward` with respect to h (scattered to senders), Y and R (per edge)."""
-    n_edges = len(senders)
+    """VJP of :func:`conv_aggregate_forward` with respect to h (accumulated on the senders), Y and R (per edge).
+
+    Parallel over senders j: edges_by_sender[sender_offsets[j]:sender_offsets[j+1]] are the edges leaving j, so each
+    thread writes only grad_h[j] and the rows of its own edges.
+    """
+    n_atoms = len(sender_offsets) - 1
     C = h.shape[1]
-    for e in range(n_edges):  # serial: grad_h is scattered to the senders
-        i, j = receivers[e], senders[e]
-        for q in range(len(value)):
-            p, a, b, c, v = path[q], a_idx[q], b_idx[q], c_idx[q], value[q]
-            y = Y[e, b]
-            acc_Y = 0.0
-            for u in range(C):
-                g = grad_out[i, u, c]
-                rg = R[e, p, u] * g
-                grad_h[j, u, a] += rg * v * y
-                acc_Y += rg * v * h[j, u, a]
-                grad_R[e, p, u] += g * v * y * h[j, u, a]
-            grad_Y[e, b] += acc_Y
+    for j in numba.prange(n_atoms):
+        for position in range(sender_offsets[j], sender_offsets[j + 1]):
+            e = edges_by_sender[position]
+            i = receivers[e]
+            for q in range(len(value)):
+                p, a, b, c, v = path[q], a_idx[q], b_idx[q], c_idx[q], value[q]
+                y = Y[e, b]
+                acc_Y = 0.0
+                for u in range(C):
+                    g = grad_out[i, u, c]
+                    rg = R[e, p, u] * g
+                    grad_h[j, u, a] += rg * v * y
+                    acc_Y += rg * v * h[j, u, a]
+                    grad_R[e, p, u] += g * v * y * h[j, u, a]
+                grad_Y[e, b] += acc_Y
+
+
+# ------------------------------------------------------------------ edge harmonics and radial basis
+
+
+@njit_parallel
+def edge_harmonics(vectors, diag, a, b, l_max, Y, dY):
+    """Y_lm(v/|v|) ('component', e3nn order) and dY/dv for every edge: the recurrence of so3._solid_harmonics.
+
+    diag[m] = P_mm, a[l, m], b[l, m]: the sympy-derived constants (so3._recurrence_table). Y: (n_edges, (l_max+1)^2),
+    dY: (n_edges, (l_max+1)^2, 3), both preallocated.
+    """
+    n_edges = vectors.shape[0]
+    size = l_max + 1
+    for e in numba.prange(n_edges):
+        r = np.sqrt(vectors[e, 0] ** 2 + vectors[e, 1] ** 2 + vectors[e, 2] ** 2)
+        xh, yh, zh = vectors[e, 0] / r, vectors[e, 1] / r, vectors[e, 2] / r
+        u = np.array([zh, xh, yh])  # textbook coordinates (x', y', z') = (z, x, y)
+        r2 = u[0] * u[0] + u[1] * u[1] + u[2] * u[2]
+        A = np.zeros(size)
+        B = np.zeros(size)
+        dA = np.zeros((size, 3))
+        dB = np.zeros((size, 3))
+        A[0] = 1.0
+        for m in range(1, size):  # A_m + i B_m = (x' + i y')^m
+            A[m] = u[0] * A[m - 1] - u[1] * B[m - 1]
+            B[m] = u[0] * B[m - 1] + u[1] * A[m - 1]
+            for k in range(3):
+                dA[m, k] = u[0] * dA[m - 1, k] - u[1] * dB[m - 1, k]
+                dB[m, k] = u[0] * dB[m - 1, k] + u[1] * dA[m - 1, k]
+            dA[m, 0] += A[m - 1]
+            dA[m, 1] -= B[m - 1]
+            dB[m, 0] += B[m - 1]
+            dB[m, 1] += A[m - 1]
+        P = np.zeros((size, size))
+        dP = np.zeros((size, size, 3))
+        for m in range(size):  # normalised Legendre part, three-term recurrence in l
+            P[m, m] = diag[m]
+            for l in range(m + 1, size):
+                P[l, m] = a[l, m] * u[2] * P[l - 1, m]
+                for k in range(3):
+                    dP[l, m, k] = a[l, m] * u[2] * dP[l - 1, m, k]
+                dP[l, m, 2] += a[l, m] * P[l - 1, m]
+                if l >= m + 2:
+                    P[l, m] -= b[l, m] * r2 * P[l - 2, m]
+                    for k in range(3):
+                        dP[l, m, k] -= b[l, m] * (r2 * dP[l - 2, m, k] + 2.0 * u[k] * P[l - 2, m])
+        for l in range(size):
+            for m in range(-l, l + 1):
+                index = l * l + l + m
+                am = abs(m)
+                trig = B[am] if m < 0 else A[am]
+                Y[e, index] = P[l, am] * trig
+                g = np.zeros(3)  # gradient with respect to u = (x', y', z')
+                for k in range(3):
+                    dtrig = dB[am, k] if m < 0 else dA[am, k]
+                    g[k] = dP[l, am, k] * trig + P[l, am] * dtrig
+                gx = np.array([g[1], g[2], g[0]])  # d/dx = d/du P: (x, y, z) <- (x', y', z') = (z, x, y)
+                radial = gx[0] * xh + gx[1] * yh + gx[2] * zh
+                dY[e, index, 0] = (gx[0] - radial * xh) / r  # chain rule through v / |v|
+                dY[e, index, 1] = (gx[1] - radial * yh) / r
+                dY[e, index, 2] = (gx[2] - radial * zh) / r
+
+
+@njit_parallel
+def edge_radial(lengths, r_max, num_bessel, p, out, dout):
+    """out[e, n] = b_n(r) f_p(r) (Bessel times envelope) and dout = d out / dr, per edge (radial.py's formulas)."""
+    prefactor = np.sqrt(2.0 / r_max)
+    for e in numba.prange(len(lengths)):
+        r = lengths[e]
+        x = r / r_max
+        if x < 1.0:
+            f = 1.0 - (p + 1) * (p + 2) / 2.0 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2.0 * x ** (p + 2)
+            df = -p * (p + 1) * (p + 2) / (2.0 * r_max) * x ** (p - 1) * (1.0 - x) ** 2
+        else:
+            f = 0.0
+            df = 0.0
+        for n in range(num_bessel):
+            w = (n + 1) * np.pi / r_max
+            bn = prefactor * np.sin(w * r) / r
+            dbn = prefactor * (w * np.cos(w * r) / r - np.sin(w * r) / (r * r))
+            out[e, n] = bn * f
+            dout[e, n] = dbn * f + bn * df

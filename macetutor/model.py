@@ -291,16 +291,20 @@ class MACE:
         vectors = positions[receivers] - positions[senders] + shifts  # (n_edges, 3): r_i - r_j, centre minus neighbour
         lengths = np.linalg.norm(vectors, axis=1)  # (n_edges,)
         need_gradient = forces or stress
-        if len(vectors) == 0:
-            Y, dY = np.zeros((0, (cfg.max_ell + 1) ** 2)), np.zeros((0, (cfg.max_ell + 1) ** 2, 3))
-        elif need_gradient:
-            Y, dY = spherical_harmonics_with_gradient(list(range(cfg.max_ell + 1)), vectors)  # dY: (n_edges, D, 3)
+        edge_feats_dr = None  # d(edge_feats)/dr, filled by the numba kernel (the NumPy path computes it in _backward)
+        if backend == "numba" and len(vectors):
+            Y, dY, edge_feats, edge_feats_dr = _numba_edges(vectors, lengths, cfg)
         else:
-            Y, dY = spherical_harmonics(list(range(cfg.max_ell + 1)), vectors), None  # (n_edges, D)
-        edge_feats = (
-            radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel)
-            * radial.polynomial_envelope(lengths, cfg.r_max, cfg.num_polynomial_cutoff)[:, None]
-        )  # (n_edges, num_bessel)
+            if len(vectors) == 0:
+                Y, dY = np.zeros((0, (cfg.max_ell + 1) ** 2)), np.zeros((0, (cfg.max_ell + 1) ** 2, 3))
+            elif need_gradient:
+                Y, dY = spherical_harmonics_with_gradient(list(range(cfg.max_ell + 1)), vectors)  # (n_edges, D, 3)
+            else:
+                Y, dY = spherical_harmonics(list(range(cfg.max_ell + 1)), vectors), None  # (n_edges, D)
+            edge_feats = (
+                radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel)
+                * radial.polynomial_envelope(lengths, cfg.r_max, cfg.num_polynomial_cutoff)[:, None]
+            )  # (n_edges, num_bessel)
         sh = spherical_harmonics_irreps(cfg.max_ell)
 
         h = basis.node_embedding(z, P["embedding"])  # (n, C, 1)
@@ -367,7 +371,9 @@ class MACE:
         E0 = P["E0"][z]  # (n,)
         result_forces = result_virial = result_stress = None
         if need_gradient:
-            g_v = self._backward(layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers, backend)
+            g_v = self._backward(
+                layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers, backend, edge_feats_dr
+            )
             result_forces = np.zeros((n, 3))  # F = -dE/dr, and r_receiver - r_sender enters each edge vector
             np.add.at(result_forces, receivers, -g_v)
             np.add.at(result_forces, senders, g_v)
@@ -415,7 +421,9 @@ class MACE:
                 w[name] = P[p + name]
         return w
 
-    def _backward(self, layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers, backend="numpy"):
+    def _backward(
+        self, layers, z, Y, dY, vectors, lengths, edge_feats, senders, receivers, backend="numpy", edge_feats_dr=None
+    ):
         """The reverse pass: dE/dv_e for every edge vector v_e, by hand, block by block, from the energy down.
 
         E_int = scale sum_t sum_i E_i^(t) + shift n. Each block's vector-Jacobian product sits beside its forward
@@ -473,11 +481,13 @@ class MACE:
                 grad_h_in += basis.skip_connection_backward(grad_h, s.irreps_in, s.irreps_out, z, w["skip"])
             grad_h = grad_h_in  # dE/dh^(t): feeds layer t-1 (the embedding, for t = 0, does not move)
         # the edges: edge_feats = b(r) f(r), r = |v|, Y = Y(v / |v|)
-        b = radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel)  # (n_edges, num_bessel)
-        db = radial.bessel_basis_derivative(lengths, cfg.r_max, cfg.num_bessel)
-        f = radial.polynomial_envelope(lengths, cfg.r_max, cfg.num_polynomial_cutoff)  # (n_edges,)
-        df = radial.polynomial_envelope_derivative(lengths, cfg.r_max, cfg.num_polynomial_cutoff)
-        grad_r = np.sum(grad_edge_feats * (db * f[:, None] + b * df[:, None]), axis=1)  # (n_edges,)
+        if edge_feats_dr is None:
+            b = radial.bessel_basis(lengths, cfg.r_max, cfg.num_bessel)  # (n_edges, num_bessel)
+            db = radial.bessel_basis_derivative(lengths, cfg.r_max, cfg.num_bessel)
+            f = radial.polynomial_envelope(lengths, cfg.r_max, cfg.num_polynomial_cutoff)  # (n_edges,)
+            df = radial.polynomial_envelope_derivative(lengths, cfg.r_max, cfg.num_polynomial_cutoff)
+            edge_feats_dr = db * f[:, None] + b * df[:, None]  # (n_edges, num_bessel): product rule
+        grad_r = np.sum(grad_edge_feats * edge_feats_dr, axis=1)  # (n_edges,)
         return grad_r[:, None] * vectors / lengths[:, None] + np.einsum("eb,ebk->ek", grad_Y, dY)
 
 
@@ -503,8 +513,10 @@ def _numba_neighbor_sum_backward(layer, grad_M, Y, senders, receivers, s, sh):
     h_up, R = layer["h_up"], np.ascontiguousarray(layer["R"])
     grad_out = np.ascontiguousarray(np.concatenate(grad_M, axis=2))  # (n, C, width)
     grad_h, grad_Y, grad_R = np.zeros_like(h_up), np.zeros_like(Y), np.zeros_like(R)
+    edges_by_sender = np.argsort(senders, kind="stable")  # each thread of the kernel owns one sender
+    sender_offsets = np.searchsorted(senders[edges_by_sender], np.arange(len(h_up) + 1))
     kernels.conv_aggregate_backward(
-        h_up, Y, R, senders, receivers, path, a, b, c, value, grad_out, grad_h, grad_Y, grad_R
+        h_up, Y, R, receivers, edges_by_sender, sender_offsets, path, a, b, c, value, grad_out, grad_h, grad_Y, grad_R
     )
     return grad_h, grad_Y, grad_R
 
@@ -530,3 +542,25 @@ def _numba_message_backward(A, z, irreps_A, irrep, W, grad_m, grad_A):
         factors, M_of, values = kernels.symmetric_terms(tuple(irreps_A), irrep, nu)
         if len(M_of):
             kernels.contraction_backward(A, z, factors, M_of, kernels.folded_weights(values, W_nu), grad_m, grad_A)
+
+
+def _numba_edges(vectors, lengths, cfg):
+    """Y, dY/dv, edge features and d(edge features)/dr for every edge, from the compiled kernels."""
+    from macetutor import kernels
+    from macetutor.so3 import _recurrence_table
+
+    table = _recurrence_table(cfg.max_ell)
+    n_edges, D = len(vectors), (cfg.max_ell + 1) ** 2
+    Y, dY = np.zeros((n_edges, D)), np.zeros((n_edges, D, 3))
+    kernels.edge_harmonics(
+        np.ascontiguousarray(vectors),
+        np.ascontiguousarray(np.diagonal(table[0])),
+        table[1],
+        table[2],
+        cfg.max_ell,
+        Y,
+        dY,
+    )
+    feats, feats_dr = np.zeros((n_edges, cfg.num_bessel)), np.zeros((n_edges, cfg.num_bessel))
+    kernels.edge_radial(lengths, float(cfg.r_max), cfg.num_bessel, cfg.num_polynomial_cutoff, feats, feats_dr)
+    return Y, dY, feats, feats_dr

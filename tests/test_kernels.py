@@ -75,3 +75,22 @@ def test_numba_backend_on_a_one_element_three_layer_model():
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="backend must be"):
         MACE.init(CONFIG).evaluate(POSITIONS, NUMBERS, backend="cuda")
+
+
+def test_edge_kernels_equal_the_numpy_harmonics_and_radial_basis(rng):
+    import macetutor as mt
+    from macetutor import radial, so3
+
+    vectors = rng.standard_normal((50, 3)) * 2.0
+    for l_max in (0, 1, 3, 6):
+        table = so3._recurrence_table(l_max)
+        Y, dY = np.zeros((50, (l_max + 1) ** 2)), np.zeros((50, (l_max + 1) ** 2, 3))
+        kernels.edge_harmonics(vectors, np.ascontiguousarray(np.diagonal(table[0])), table[1], table[2], l_max, Y, dY)
+        Y_ref, dY_ref = mt.spherical_harmonics_with_gradient(list(range(l_max + 1)), vectors)
+        assert rel(Y, Y_ref) <= KERNEL_RTOL and rel(dY, dY_ref) <= KERNEL_RTOL
+    r = np.linalg.norm(vectors, axis=1)
+    out, dout = np.zeros((50, 6)), np.zeros((50, 6))
+    kernels.edge_radial(r, 4.0, 6, 5, out, dout)
+    b, f = radial.bessel_basis(r, 4.0, 6), radial.polynomial_envelope(r, 4.0, 5)
+    db, df = radial.bessel_basis_derivative(r, 4.0, 6), radial.polynomial_envelope_derivative(r, 4.0, 5)
+    assert rel(out, b * f[:, None]) <= KERNEL_RTOL and rel(dout, db * f[:, None] + b * df[:, None]) <= KERNEL_RTOL
