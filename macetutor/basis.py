@@ -57,7 +57,7 @@ def linear(x: np.ndarray, irreps: list, W: list[np.ndarray]) -> np.ndarray:
         (n, C_out, sum(2l+1))
     """
     blocks = [
-        np.einsum("uw,num->nwm", W_b, x[:, :, s]) / np.sqrt(W_b.shape[0])
+        np.einsum("uw,num->nwm", W_b, x[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, C_out, sum(2l+1))
@@ -80,10 +80,11 @@ def skip_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_in
             continue
         W_b = W[n_used]  # (C_in, n_elements, C_out)
         n_used += 1
-        W_i = W_b[:, element_index, :]  # (C_in, n, C_out)
-        y[:, :, s_out] = np.einsum("uiw,ium->iwm", W_i, x[:, :, slices_in[irrep]]) / np.sqrt(
-            W_b.shape[0] * W_b.shape[1]
-        )
+        norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
+        for zeta in np.unique(element_index):  # one linear map per element, W[:, z, :], on that element's atoms
+            atoms = element_index == zeta
+            x_z = x[atoms][:, :, slices_in[irrep]]  # (n_z, C_in, 2l+1)
+            y[atoms, :, s_out] = np.einsum("uw,ium->iwm", W_b[:, zeta, :], x_z, optimize=True) / norm
     return y
 
 
@@ -133,7 +134,9 @@ def mix_paths(M: list[np.ndarray], paths: list, irreps_target: list, W: list[np.
     slices = dict(zip(irreps_target, offsets(irreps_target), strict=True))
     n_into = {irrep: sum(1 for path in paths if path[2] == irrep) for irrep in irreps_target}
     for k, (_, _, irrep) in enumerate(paths):
-        A[:, :, slices[irrep]] += np.einsum("uw,ium->iwm", W[k], M[k]) / np.sqrt(W[k].shape[0] * n_into[irrep])
+        A[:, :, slices[irrep]] += np.einsum("uw,ium->iwm", W[k], M[k], optimize=True) / np.sqrt(
+            W[k].shape[0] * n_into[irrep]
+        )
     return A / avg_num_neighbors
 
 
@@ -148,7 +151,7 @@ def atomic_basis(phi, receivers, n_atoms, paths, irreps_target, W, avg_num_neigh
 def linear_backward(grad_y: np.ndarray, irreps: list, W: list[np.ndarray]) -> np.ndarray:
     """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(C_in) (the transposed map)."""
     blocks = [
-        np.einsum("uw,nwm->num", W_b, grad_y[:, :, s]) / np.sqrt(W_b.shape[0])
+        np.einsum("uw,nwm->num", W_b, grad_y[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, C_in, sum(2l+1))
@@ -165,9 +168,11 @@ def skip_connection_backward(grad_y, irreps_in, irreps_out, element_index, W) ->
             continue
         W_b = W[n_used]  # (C_in, n_elements, C_out)
         n_used += 1
-        grad_x[:, :, slices_in[irrep]] += np.einsum(
-            "uiw,iwm->ium", W_b[:, element_index, :], grad_y[:, :, s_out]
-        ) / np.sqrt(W_b.shape[0] * W_b.shape[1])
+        norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
+        for zeta in np.unique(element_index):
+            atoms = element_index == zeta
+            g_z = grad_y[atoms][:, :, s_out]  # (n_z, C_out, 2l+1)
+            grad_x[atoms, :, slices_in[irrep]] += np.einsum("uw,iwm->ium", W_b[:, zeta, :], g_z, optimize=True) / norm
     return grad_x
 
 
@@ -197,7 +202,7 @@ def mix_paths_backward(grad_A, paths, irreps_target, W, avg_num_neighbors) -> li
     slices = dict(zip(irreps_target, offsets(irreps_target), strict=True))
     n_into = {irrep: sum(1 for path in paths if path[2] == irrep) for irrep in irreps_target}
     return [
-        np.einsum("uw,iwm->ium", W[k], grad_A[:, :, slices[irrep]])
+        np.einsum("uw,iwm->ium", W[k], grad_A[:, :, slices[irrep]], optimize=True)
         / np.sqrt(W[k].shape[0] * n_into[irrep])
         / avg_num_neighbors
         for k, (_, _, irrep) in enumerate(paths)

@@ -22,6 +22,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -199,7 +200,12 @@ class MACE:
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"parameter {name!r} contains NaN or infinite values")
         self.config = config
-        self.parameters = {name: np.asarray(parameters[name], dtype=np.float64) for name in expected}
+        frozen = {}
+        for name in expected:  # read-only copies: derived tables (the numba backend's folded weights) stay valid
+            frozen[name] = np.array(parameters[name], dtype=np.float64)
+            frozen[name].setflags(write=False)
+        self.parameters = MappingProxyType(frozen)
+        self._folded = {}  # (layer, irrep, nu) -> U folded with W, built on first use by the numba backend
 
     # ------------------------------------------------------------------ construction and files
 
@@ -335,7 +341,8 @@ class MACE:
                     messages.append(product.message(B[key], w["product"][key], z))  # (n, C, 2L+1)
                 else:  # folded kernels: B is never formed
                     B[key] = None
-                    messages.append(_numba_message(A, z, s.irreps_target, irrep, w["product"][key]))
+                    folded = self._folded_weights(t, s.irreps_target, irrep, key)
+                    messages.append(_numba_message(A, z, folded, 2 * irrep[0] + 1))  # (n, C, 2L+1)
             m = np.concatenate(messages, axis=2)  # (n, C, dim(irreps_out))
             h_new = basis.linear(m, s.irreps_out, w["product_linear"])  # (n, C, dim_out)
             if sc is not None:
@@ -402,6 +409,20 @@ class MACE:
             virial=result_virial if stress else None,
         )
 
+    def _folded_weights(self, t, irreps_A, irrep, key) -> list:
+        """[(factors, M, U~ folded with W)] per nu for the numba backend; computed once per model."""
+        from macetutor import kernels
+
+        if (t, key) not in self._folded:
+            terms = []
+            for nu in range(1, self.config.correlation[t] + 1):
+                factors, M_of, values = kernels.symmetric_terms(tuple(irreps_A), irrep, nu)
+                if len(M_of):
+                    W = self.parameters[f"layer{t}.product.{key}.nu{nu}"]
+                    terms.append((factors, M_of, kernels.folded_weights(values, W)))
+            self._folded[t, key] = terms
+        return self._folded[t, key]
+
     def _layer_weights(self, t: int) -> dict:
         """The weights of layer t, grouped by the block that uses them."""
         cfg, P, s, p = self.config, self.parameters, layer_shapes(self.config, t), f"layer{t}."
@@ -451,7 +472,7 @@ class MACE:
                 key = irreps_string(1, [irrep])[2:]
                 if backend == "numba":
                     _numba_message_backward(
-                        layer["A"], z, s.irreps_target, irrep, w["product"][key], grad_m[:, :, block], grad_A
+                        layer["A"], z, self._folded_weights(t, s.irreps_target, irrep, key), grad_m[:, :, block], grad_A
                     )
                     continue
                 grad_B = product.message_backward(grad_m[:, :, block], w["product"][key], z)  # eq. (11)
@@ -512,7 +533,7 @@ def _numba_neighbor_sum_backward(layer, grad_M, Y, senders, receivers, s, sh):
     path, a, b, c, value, width = kernels.conv_table(tuple(s.irreps_in), tuple(sh), tuple(s.paths))
     h_up, R = layer["h_up"], np.ascontiguousarray(layer["R"])
     grad_out = np.ascontiguousarray(np.concatenate(grad_M, axis=2))  # (n, C, width)
-    grad_h, grad_Y, grad_R = np.zeros_like(h_up), np.zeros_like(Y), np.zeros_like(R)
+    grad_h, grad_Y, grad_R = np.empty_like(h_up), np.empty_like(Y), np.empty_like(R)  # the kernel writes every entry
     edges_by_sender = np.argsort(senders, kind="stable")  # each thread of the kernel owns one sender
     sender_offsets = np.searchsorted(senders[edges_by_sender], np.arange(len(h_up) + 1))
     kernels.conv_aggregate_backward(
@@ -521,27 +542,23 @@ def _numba_neighbor_sum_backward(layer, grad_M, Y, senders, receivers, s, sh):
     return grad_h, grad_Y, grad_R
 
 
-def _numba_message(A, z, irreps_A, irrep, W):
-    """m = sum_nu sum_eta W B^(nu) (eqs. 10-11) by the folded, symmetrised kernel. (n, C, 2L+1)"""
+def _numba_message(A, z, folded, width):
+    """m = sum_nu sum_eta W B^(nu) (eqs. 10-11) by the folded, symmetrised kernel. (n, C, width = 2L+1)"""
     from macetutor import kernels
 
-    m = np.zeros(A.shape[:2] + (2 * irrep[0] + 1,))
+    m = np.zeros(A.shape[:2] + (width,))
     A = np.ascontiguousarray(A)
-    for nu, W_nu in W.items():
-        factors, M_of, values = kernels.symmetric_terms(tuple(irreps_A), irrep, nu)
-        if len(M_of):
-            kernels.contraction_forward(A, z, factors, M_of, kernels.folded_weights(values, W_nu), m)
+    for factors, M_of, weights in folded:
+        kernels.contraction_forward(A, z, factors, M_of, weights, m)
     return m
 
 
-def _numba_message_backward(A, z, irreps_A, irrep, W, grad_m, grad_A):
+def _numba_message_backward(A, z, folded, grad_m, grad_A):
     from macetutor import kernels
 
     A, grad_m = np.ascontiguousarray(A), np.ascontiguousarray(grad_m)
-    for nu, W_nu in W.items():
-        factors, M_of, values = kernels.symmetric_terms(tuple(irreps_A), irrep, nu)
-        if len(M_of):
-            kernels.contraction_backward(A, z, factors, M_of, kernels.folded_weights(values, W_nu), grad_m, grad_A)
+    for factors, M_of, weights in folded:
+        kernels.contraction_backward(A, z, factors, M_of, weights, grad_m, grad_A)
 
 
 def _numba_edges(vectors, lengths, cfg):

@@ -94,3 +94,22 @@ def test_edge_kernels_equal_the_numpy_harmonics_and_radial_basis(rng):
     b, f = radial.bessel_basis(r, 4.0, 6), radial.polynomial_envelope(r, 4.0, 5)
     db, df = radial.bessel_basis_derivative(r, 4.0, 6), radial.polynomial_envelope_derivative(r, 4.0, 5)
     assert rel(out, b * f[:, None]) <= KERNEL_RTOL and rel(dout, db * f[:, None] + b * df[:, None]) <= KERNEL_RTOL
+
+
+@pytest.mark.parametrize("parallel_min_rows", [0, 10**9], ids=["parallel", "serial"])
+def test_serial_and_parallel_kernel_variants_agree_with_numpy(monkeypatch, parallel_min_rows):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_ROWS", parallel_min_rows)
+    model = MACE.init(CONFIG, seed=4)
+    cell = np.array([[5.5, 0.0, 0.0], [0.8, 6.0, 0.0], [0.3, 0.5, 6.2]])
+    spec = model.evaluate(POSITIONS, NUMBERS, cell, True, forces=True, stress=True)
+    fast = model.evaluate(POSITIONS, NUMBERS, cell, True, forces=True, stress=True, backend="numba")
+    assert abs(fast.energy - spec.energy) <= KERNEL_RTOL * abs(spec.energy)
+    assert rel(fast.forces, spec.forces) <= KERNEL_RTOL and rel(fast.stress, spec.stress) <= KERNEL_RTOL
+
+
+def test_parameters_are_read_only(rng):
+    model = MACE.init(CONFIG, seed=4)
+    with pytest.raises(ValueError):
+        model.parameters["embedding"][0, 0] = 1.0
+    with pytest.raises(TypeError):
+        model.parameters["embedding"] = np.zeros((3, 4))
