@@ -18,6 +18,7 @@ by a constant c so that its second moment under a unit Gaussian is one ("normali
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 __all__ = ["bessel_basis", "polynomial_envelope", "radial_mlp", "silu", "SILU_NORMALIZE2MOM"]
 
@@ -29,10 +30,8 @@ SILU_NORMALIZE2MOM = 1.6791767923989418
 
 
 def silu(x: np.ndarray) -> np.ndarray:
-    """SiLU (swish): x * sigmoid(x), written with exp(-|x|) so that it never overflows."""
-    e = np.exp(-np.abs(x))  # in (0, 1]
-    sigmoid = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return x * sigmoid
+    """SiLU (swish): x * sigmoid(x) (scipy's expit is the overflow-free sigmoid)."""
+    return x * expit(x)
 
 
 def bessel_basis(r: np.ndarray, r_max: float, num_bessel: int) -> np.ndarray:
@@ -76,8 +75,7 @@ def radial_mlp(x: np.ndarray, weights: list[np.ndarray], activation_constant: fl
 
 def silu_derivative(x: np.ndarray) -> np.ndarray:
     """d silu / dx = sigmoid(x) (1 + x (1 - sigmoid(x)))."""
-    e = np.exp(-np.abs(x))
-    sigmoid = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    sigmoid = expit(x)
     return sigmoid * (1.0 + x * (1.0 - sigmoid))
 
 
