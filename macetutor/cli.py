@@ -139,7 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     convert_parser = commands.add_parser("convert", help="convert a mace-torch model file to macetutor's .npz format")
     convert_parser.add_argument("model", help="a mace-torch model saved with torch.save (e.g. MACE.model)")
     convert_parser.add_argument("out", help="output file (.npz)")
+    verify_parser = commands.add_parser("verify", help="compare a mace-torch model with macetutor, block by block")
+    verify_parser.add_argument("model", help="a mace-torch model saved with torch.save")
+    verify_parser.add_argument("structure", help="a structure file ASE can read (extended XYZ, CIF, POSCAR...)")
+    verify_parser.add_argument("--tolerance", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
     args = parser.parse_args(argv)
+    if args.command == "verify":
+        try:
+            from macetutor.interop.verify import main as verify_main
+        except ImportError:
+            print("macetutor verify needs the `verify` extra", file=sys.stderr)
+            return 2
+        return verify_main(args.model, args.structure, args.tolerance)
     if args.command == "tour":
         residuals = tour(seed=args.seed)
         return 0 if max(residuals.values()) <= 1e-12 else 1

@@ -139,53 +139,7 @@ def structures(elements: tuple[int, ...]) -> dict:
 
 
 def evaluate_torch(model, positions, numbers, cell, pbc):
-    """mace-torch's interaction energy, node energies and per-layer features (A and h), float64."""
-    import torch
+    """mace-torch's interaction energy, node energies, forces, stress and per-layer features (A and h), float64."""
+    from macetutor.interop.mace_torch import evaluate_mace_torch
 
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        return _evaluate_torch(model, positions, numbers, cell, pbc)
-    finally:
-        torch.set_default_dtype(previous)
-
-
-def _evaluate_torch(model, positions, numbers, cell, pbc):
-    from ase import Atoms
-    from mace.data import AtomicData, config_from_atoms
-    from mace.tools import AtomicNumberTable, torch_geometric
-
-    atoms = Atoms(numbers=numbers, positions=positions, cell=cell if cell is not None else np.zeros((3, 3)), pbc=pbc)
-    z_table = AtomicNumberTable([int(z) for z in model.atomic_numbers])
-    data = AtomicData.from_config(
-        config_from_atoms(atoms), z_table=z_table, cutoff=float(model.r_max), heads=["Default"]
-    )
-    batch = torch_geometric.Batch.from_data_list([data]).to_dict()
-    captured = {"A": [], "h": []}
-    hooks = [
-        inter.register_forward_hook(lambda m, i, o: captured["A"].append(o[0].detach().numpy().copy()))
-        for inter in model.interactions
-    ]
-    hooks += [
-        prod.register_forward_hook(lambda m, i, o: captured["h"].append(o.detach().numpy().copy()))
-        for prod in model.products
-    ]
-    try:
-        out = model(batch, compute_force=True, compute_stress=bool(np.any(pbc)))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    result = {
-        "energy": float(out["energy"][0].detach()),
-        # plain MACE has no "interaction_energy": sum its per-layer contributions (index 0 is E0)
-        "interaction_energy": float(out["interaction_energy"][0].detach())
-        if out.get("interaction_energy") is not None
-        else float(out["contributions"][0, 1:].sum().detach()),
-        "node_energy": out["node_energy"].detach().numpy(),
-        "forces": out["forces"].detach().numpy(),
-        "A": captured["A"],
-        "h": captured["h"],
-    }
-    if out.get("stress") is not None:
-        result["stress"] = out["stress"][0].detach().numpy()
-    return result
+    return evaluate_mace_torch(model, positions, numbers, cell, pbc)

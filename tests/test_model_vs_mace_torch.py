@@ -126,3 +126,29 @@ def test_convert_command_writes_a_model_that_reproduces_mace_torch(tmp_path, cap
     ref = evaluate_torch(torch_model, positions, numbers, cell, pbc)
     ours = MACE.load(tmp_path / "out.npz").evaluate(positions, numbers, cell, pbc)
     assert abs(ours.interaction_energy - ref["interaction_energy"]) <= RTOL * abs(ref["interaction_energy"])
+
+
+def test_verify_command_prints_the_table_and_sets_the_exit_code(tmp_path, capsys):
+    import ase.io
+    import torch
+    from ase import Atoms
+
+    from macetutor import cli
+
+    torch_model = build("B_l2_block")
+    torch.save(torch_model, tmp_path / "MACE.model")
+    positions, numbers, cell, pbc = structures(ARCHITECTURES["B_l2_block"]["elements"])["triclinic"]
+    ase.io.write(tmp_path / "s.extxyz", Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc))
+    assert cli.main(["verify", str(tmp_path / "MACE.model"), str(tmp_path / "s.extxyz")]) == 0
+    out = capsys.readouterr().out
+    for block in (
+        "interaction energy",
+        "layer 1: A (eq. 8)",
+        "layer 1: h (eq. 12)",
+        "forces",
+        "stress",
+        "all blocks agree",
+    ):
+        assert block in out
+    # an impossible tolerance must fail
+    assert cli.main(["verify", str(tmp_path / "MACE.model"), str(tmp_path / "s.extxyz"), "--tolerance", "0"]) == 1

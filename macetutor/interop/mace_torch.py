@@ -209,3 +209,60 @@ def from_mace_torch(model) -> MACE:
             P[p + "readout.1"] = _linear_blocks(readout.linear_1)[0]
             P[p + "readout.2"] = _linear_blocks(readout.linear_2)[0]
     return MACE(config, P)
+
+
+def evaluate_mace_torch(model, positions, numbers, cell=None, pbc=False) -> dict:
+    """Run a mace-torch model the way its ASE calculator does and capture what macetutor compares against.
+
+    Returns energy, interaction_energy, node_energy, forces, stress (if periodic), and per layer the atomic basis A
+    (mace-torch's (n, C, sum(2l+1)) layout, the output of each interaction block) and the node features h (e3nn's
+    flattened layout, the output of each product block), all as float64 NumPy arrays.
+    """
+    import torch
+    from ase import Atoms
+    from mace.data import AtomicData, config_from_atoms
+    from mace.tools import AtomicNumberTable, torch_geometric
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        periodic = bool(np.any(pbc))
+        atoms = Atoms(
+            numbers=numbers, positions=positions, cell=cell if cell is not None else np.zeros((3, 3)), pbc=pbc
+        )
+        z_table = AtomicNumberTable([int(z) for z in model.atomic_numbers])
+        data = AtomicData.from_config(
+            config_from_atoms(atoms), z_table=z_table, cutoff=float(model.r_max), heads=["Default"]
+        )
+        batch = torch_geometric.Batch.from_data_list([data]).to_dict()
+        captured = {"A": [], "h": []}
+        hooks = [
+            block.register_forward_hook(lambda m, i, o: captured["A"].append(o[0].detach().numpy().copy()))
+            for block in model.interactions
+        ]
+        hooks += [
+            block.register_forward_hook(lambda m, i, o: captured["h"].append(o.detach().numpy().copy()))
+            for block in model.products
+        ]
+        try:
+            out = model(batch, compute_force=True, compute_stress=periodic)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        if out.get("interaction_energy") is not None:
+            interaction = float(out["interaction_energy"][0].detach())
+        else:  # plain MACE: the per-layer contributions after E0
+            interaction = float(out["contributions"][0, 1:].sum().detach())
+        result = {
+            "energy": float(out["energy"][0].detach()),
+            "interaction_energy": interaction,
+            "node_energy": out["node_energy"].detach().numpy(),
+            "forces": out["forces"].detach().numpy(),
+            "A": captured["A"],
+            "h": captured["h"],
+        }
+        if periodic and out.get("stress") is not None:
+            result["stress"] = out["stress"][0].detach().numpy()
+        return result
+    finally:
+        torch.set_default_dtype(previous)
