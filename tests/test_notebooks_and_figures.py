@@ -1,9 +1,10 @@
 """The tutorial notebooks run, the figure scripts draw, and the notebooks match their generator.
 
-* every ``notebooks/0*.ipynb`` executes from a clean kernel (nbclient, kernel "python3", cwd notebooks/);
+* every numbered ``notebooks/NN_*.ipynb`` executes from a clean kernel, in order (nbclient, kernel "python3", cwd
+  notebooks/);
 * every ``figures/fig_*.py`` writes a non-trivial PNG into the directory given by ``--out``;
-* ``notebooks/build_notebooks.py --out DIR`` reproduces the committed notebooks' cells exactly, and
-  the committed notebooks carry no outputs (regenerate them with ``python notebooks/build_notebooks.py``).
+* the generators ``notebooks/build_notebooks*.py --out DIR`` together reproduce every committed notebook's cells
+  exactly, and the committed notebooks carry no outputs (edit the cells in the generator, then run it).
 """
 
 import subprocess
@@ -15,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 FIGURE_DIR = ROOT / "figures"
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("0*.ipynb"))
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+GENERATORS = sorted(NOTEBOOK_DIR.glob("build_notebooks*.py"))
 FIGURE_SCRIPTS = sorted(FIGURE_DIR.glob("fig_*.py"))
 CELL_TIMEOUT = 300  # seconds per cell
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -23,11 +25,12 @@ MIN_PNG_BYTES = 10_000
 
 
 def test_there_is_something_to_test():
-    assert [path.name for path in NOTEBOOKS] == [
+    assert [path.name for path in NOTEBOOKS][:3] == [
         "01_spherical_harmonics.ipynb",
         "02_wigner_D.ipynb",
         "03_clebsch_gordan.ipynb",
     ]
+    assert "10_molecular_dynamics.ipynb" in [path.name for path in NOTEBOOKS]
     assert len(FIGURE_SCRIPTS) >= 3
 
 
@@ -71,18 +74,19 @@ def test_figure_script_writes_png(script, tmp_path):
 
 def test_notebooks_match_their_generator(tmp_path):
     nbformat = pytest.importorskip("nbformat", reason="the notebook generator needs nbformat (the `test` extra)")
-    result = subprocess.run(
-        [sys.executable, str(NOTEBOOK_DIR / "build_notebooks.py"), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"build_notebooks.py failed:\n{result.stdout}\n{result.stderr}"
+    for generator in GENERATORS:
+        result = subprocess.run(
+            [sys.executable, str(generator), "--out", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, f"{generator.name} failed:\n{result.stdout}\n{result.stderr}"
 
     generated = sorted(tmp_path.glob("*.ipynb"))
     assert [path.name for path in generated] == [path.name for path in NOTEBOOKS]
-    hint = "regenerate them with `python notebooks/build_notebooks.py` (edit the cells there, not in the .ipynb)"
+    hint = "regenerate them with `python notebooks/build_notebooks*.py` (edit the cells there, not in the .ipynb)"
     for new_path, committed_path in zip(generated, NOTEBOOKS, strict=True):
         new = nbformat.read(new_path, as_version=4)
         committed = nbformat.read(committed_path, as_version=4)
