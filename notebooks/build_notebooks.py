@@ -539,18 +539,24 @@ def build(cells: list[tuple[str, str]], prefix: str) -> nbformat.NotebookNode:
     return nb
 
 
-def main(out_dir: Path) -> list[Path]:
+def write(notebooks: dict, out_dir: Path) -> list[Path]:
+    """Write each {filename: cells} notebook into ``out_dir``; shared by every build_notebooks*.py generator."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for filename, cells in NOTEBOOKS.items():
+    for filename, cells in notebooks.items():
         path = out_dir / filename
         nbformat.write(build(cells, prefix=f"nb{filename[:2]}"), path)
         paths.append(path)
     return paths
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def cli(notebooks: dict, doc: str) -> None:
+    """The command line of a generator: ``--out DIR`` (default: notebooks/)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=HERE, help="output directory (default: notebooks/)")
-    for written in main(parser.parse_args().out):
+    for written in write(notebooks, parser.parse_args().out):
         print(written)
+
+
+if __name__ == "__main__":
+    cli(NOTEBOOKS, __doc__)

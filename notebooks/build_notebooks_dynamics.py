@@ -3,16 +3,13 @@
 python notebooks/build_notebooks_dynamics.py [--out DIR]
 """
 
-import argparse
 import sys
 from pathlib import Path
-
-import nbformat
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from build_notebooks import build, code, md  # noqa: E402
+from build_notebooks import cli, code, md  # noqa: E402
 
 NB10 = [
     md(r"""
@@ -166,18 +163,5 @@ NB10 = [
 NOTEBOOKS = {"10_molecular_dynamics.ipynb": NB10}
 
 
-def main(out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for filename, cells in NOTEBOOKS.items():
-        path = out_dir / filename
-        nbformat.write(build(cells, prefix=f"nb{filename[:2]}"), path)
-        paths.append(path)
-    return paths
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=HERE, help="output directory (default: notebooks/)")
-    for written in main(parser.parse_args().out):
-        print(written)
+    cli(NOTEBOOKS, __doc__)

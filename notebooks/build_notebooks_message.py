@@ -14,14 +14,14 @@ like it, a check against the library (``import macetutor as mt``), a picture, an
 Notebook 09 needs the ``verify`` extra (torch, mace-torch); without it, it prints a message and skips.
 """
 
-import argparse
+import sys
 import textwrap
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from build_notebooks import cli  # noqa: E402  (the shared writer)
 
 
 def md(text: str) -> tuple[str, str]:
@@ -617,31 +617,5 @@ NOTEBOOKS = {
 }
 
 
-def build(cells: list[tuple[str, str]], prefix: str) -> nbformat.NotebookNode:
-    """A notebook with no outputs and fixed cell ids ``{prefix}-{index}``."""
-    nb = new_notebook()
-    for index, (kind, source) in enumerate(cells):
-        cell_id = f"{prefix}-{index:02d}"
-        make = new_markdown_cell if kind == "markdown" else new_code_cell
-        nb.cells.append(make(source, id=cell_id))
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nbformat.validate(nb)
-    return nb
-
-
-def main(out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for filename, cells in NOTEBOOKS.items():
-        path = out_dir / filename
-        nbformat.write(build(cells, prefix=f"nb{filename[:2]}"), path)
-        paths.append(path)
-    return paths
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=HERE, help="output directory (default: notebooks/)")
-    for written in main(parser.parse_args().out):
-        print(written)
+    cli(NOTEBOOKS, __doc__)
