@@ -39,7 +39,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 __all__ = ["neighbor_list", "MIN_DISTANCE"]
 
@@ -236,6 +235,8 @@ def _pairs_within(points, image_points, radius):
     """All (point index, image index) pairs with distance <= radius, via two k-d trees (linear scaling)."""
     if len(points) == 0 or len(image_points) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    from scipy.spatial import cKDTree  # imported here: scipy.spatial takes ~0.3 s to import
+
     pairs = cKDTree(points).sparse_distance_matrix(cKDTree(image_points), radius, output_type="ndarray")
     return pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)  # (e,), (e,)
 

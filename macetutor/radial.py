@@ -18,7 +18,6 @@ by a constant c so that its second moment under a unit Gaussian is one ("normali
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 __all__ = ["bessel_basis", "polynomial_envelope", "radial_mlp", "silu", "SILU_NORMALIZE2MOM"]
 
@@ -31,6 +30,8 @@ SILU_NORMALIZE2MOM = 1.6791767923989418
 
 def silu(x: np.ndarray) -> np.ndarray:
     """SiLU (swish): x * sigmoid(x) (scipy's expit is the overflow-free sigmoid)."""
+    from scipy.special import expit  # imported on first use (scipy.special is slow to import)
+
     return x * expit(x)
 
 
@@ -75,6 +76,8 @@ def radial_mlp(x: np.ndarray, weights: list[np.ndarray], activation_constant: fl
 
 def silu_derivative(x: np.ndarray) -> np.ndarray:
     """d silu / dx = sigmoid(x) (1 + x (1 - sigmoid(x)))."""
+    from scipy.special import expit
+
     sigmoid = expit(x)
     return sigmoid * (1.0 + x * (1.0 - sigmoid))
 
