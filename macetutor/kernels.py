@@ -294,3 +294,75 @@ def edge_radial(lengths, r_max, num_bessel, p, out, dout):
             dbn = prefactor * (w * np.cos(w * r) / r - np.sin(w * r) / (r * r))
             out[e, n] = bn * f
             dout[e, n] = dbn * f + bn * df
+
+
+# ------------------------------------------------------------------ neighbour search (cell list)
+
+
+@numba.njit(cache=True)
+def cell_list_pairs(points, image_points, radius):
+    """All (i, j) with |points[i] - image_points[j]| <= radius, by a cell list: O(n) for a bounded density.
+
+    The image points are binned into cubes of edge >= radius (counting sort), so every partner of a point lies in the
+    27 cubes around it. Two passes over the same loops (count, then fill) give exactly sized outputs.
+    Returns (i (e,), j (e,)) int64.
+    """
+    n, m = points.shape[0], image_points.shape[0]
+    lo = np.empty(3)
+    hi = np.empty(3)
+    for k in range(3):
+        lo[k] = image_points[:, k].min()
+        hi[k] = image_points[:, k].max()
+    edge = radius
+    volume_cells = 1.0
+    for k in range(3):
+        volume_cells *= (hi[k] - lo[k]) / edge + 1.0
+    if volume_cells > 8.0 * m + 64.0:  # sparse points in a large box: fewer, larger cubes (still >= radius)
+        edge *= (volume_cells / (8.0 * m + 64.0)) ** (1.0 / 3.0)
+    dims = np.empty(3, np.int64)
+    for k in range(3):
+        dims[k] = int((hi[k] - lo[k]) / edge) + 1
+    n_cells = dims[0] * dims[1] * dims[2]
+    cell_of = np.empty(m, np.int64)
+    counts = np.zeros(n_cells + 1, np.int64)
+    for j in range(m):
+        c0 = int((image_points[j, 0] - lo[0]) / edge)
+        c1 = int((image_points[j, 1] - lo[1]) / edge)
+        c2 = int((image_points[j, 2] - lo[2]) / edge)
+        cell_of[j] = (c0 * dims[1] + c1) * dims[2] + c2
+        counts[cell_of[j] + 1] += 1
+    starts = np.cumsum(counts)  # starts[c] .. starts[c+1]: the images in cube c
+    order = np.empty(m, np.int64)
+    fill = starts[:-1].copy()
+    for j in range(m):
+        order[fill[cell_of[j]]] = j
+        fill[cell_of[j]] += 1
+    r2 = radius * radius
+    total = 0
+    out_i = np.empty(0, np.int64)
+    out_j = np.empty(0, np.int64)
+    for write in range(2):  # pass 0 counts, pass 1 writes
+        if write == 1:
+            out_i = np.empty(total, np.int64)
+            out_j = np.empty(total, np.int64)
+        e = 0
+        for i in range(n):
+            c = np.empty(3, np.int64)
+            for k in range(3):
+                c[k] = int(np.floor((points[i, k] - lo[k]) / edge))
+            for a in range(max(c[0] - 1, 0), min(c[0] + 2, dims[0])):
+                for b in range(max(c[1] - 1, 0), min(c[1] + 2, dims[1])):
+                    for d in range(max(c[2] - 1, 0), min(c[2] + 2, dims[2])):
+                        cube = (a * dims[1] + b) * dims[2] + d
+                        for position in range(starts[cube], starts[cube + 1]):
+                            j = order[position]
+                            dx = points[i, 0] - image_points[j, 0]
+                            dy = points[i, 1] - image_points[j, 1]
+                            dz = points[i, 2] - image_points[j, 2]
+                            if dx * dx + dy * dy + dz * dz <= r2:
+                                if write == 1:
+                                    out_i[e] = i
+                                    out_j[e] = j
+                                e += 1
+        total = e
+    return out_i, out_j

@@ -293,7 +293,8 @@ class MACE:
         if positions.ndim != 2 or positions.shape[1] != 3 or len(positions) != len(z):
             raise ValueError(f"positions must have shape (n_atoms, 3) = ({len(z)}, 3), got {positions.shape}")
         n = len(z)
-        senders, receivers, shifts, _ = neighbor_list(positions, cfg.r_max, cell=cell, pbc=pbc)
+        method = "cells" if backend == "numba" else "kdtree"  # the numba backend searches with its cell list
+        senders, receivers, shifts, _ = neighbor_list(positions, cfg.r_max, cell=cell, pbc=pbc, method=method)
         vectors = positions[receivers] - positions[senders] + shifts  # (n_edges, 3): r_i - r_j, centre minus neighbour
         lengths = np.linalg.norm(vectors, axis=1)  # (n_edges,)
         need_gradient = forces or stress

@@ -55,7 +55,7 @@ _SEARCH_SLACK = 1e-6
 _CHUNK_POINTS = 1 << 20
 
 
-def neighbor_list(positions, r_max, cell=None, pbc=False):
+def neighbor_list(positions, r_max, cell=None, pbc=False, method="kdtree"):
     """All directed edges (sender i, receiver j, lattice translation S) with |r_j - r_i + S @ cell| < r_max.
 
     Args:
@@ -64,6 +64,8 @@ def neighbor_list(positions, r_max, cell=None, pbc=False):
         cell: (3, 3) lattice vectors as rows, or None (only allowed when nothing is periodic).
             Rows of non-periodic directions are ignored (they may be zero).
         pbc: a bool, or 3 bools (one per cell row).
+        method: "kdtree" (scipy's cKDTree) or "cells" (a numba cell list, macetutor.kernels.cell_list_pairs);
+            both return the same edges.
 
     Returns:
         senders: (e,) int64, receivers: (e,) int64,
@@ -86,7 +88,17 @@ def neighbor_list(positions, r_max, cell=None, pbc=False):
 
     image_atom, image_shift = _periodic_images(frac, lattice, r_search)  # (m,), (m, k)
     image_points = wrapped[image_atom] + image_shift @ lattice  # (m, 3)
-    senders, image_index = _pairs_within(wrapped, image_points, r_search)  # (e,), (e,)
+    if method == "kdtree":
+        senders, image_index = _pairs_within(wrapped, image_points, r_search)  # (e,), (e,)
+    elif method == "cells":
+        from macetutor.kernels import cell_list_pairs
+
+        if len(wrapped) and len(image_points):
+            senders, image_index = cell_list_pairs(wrapped, np.ascontiguousarray(image_points), r_search)
+        else:
+            senders, image_index = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    else:
+        raise ValueError(f"method must be 'kdtree' or 'cells', got {method!r}")
     receivers = image_atom[image_index]  # (e,)
     unit_shifts = np.zeros((len(senders), 3), dtype=np.int64)  # (e, 3) zero in non-periodic directions
     # (e, k) translations refer to the original, unwrapped positions

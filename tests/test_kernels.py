@@ -113,3 +113,25 @@ def test_parameters_are_read_only(rng):
         model.parameters["embedding"][0, 0] = 1.0
     with pytest.raises(TypeError):
         model.parameters["embedding"] = np.zeros((3, 4))
+
+
+@pytest.mark.parametrize("case", ["molecule", "small_cell", "triclinic", "slab", "sparse_box"])
+def test_cell_list_neighbour_search_equals_the_kdtree(case, rng):
+    from macetutor.neighbors import neighbor_list
+
+    if case == "molecule":
+        positions, cell, pbc = rng.uniform(0, 6, (40, 3)), None, False
+    elif case == "small_cell":  # a cell smaller than the cutoff: many images
+        positions, cell, pbc = rng.uniform(0, 2.5, (3, 3)), 2.5 * np.eye(3), True
+    elif case == "triclinic":
+        cell = np.array([[4.2, 0.0, 0.0], [1.1, 3.9, 0.0], [0.7, 0.9, 4.4]])
+        positions, pbc = rng.uniform(0, 1, (12, 3)) @ cell, True
+    elif case == "slab":
+        cell = np.array([[5.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 0.0]])
+        positions, pbc = rng.uniform(0, 5, (10, 3)), [True, True, False]
+    else:  # a few atoms far apart in a big empty region
+        positions, cell, pbc = np.array([[0.0, 0, 0], [1.0, 0, 0], [40.0, 0, 0], [40.0, 30.0, 0]]), None, False
+    reference = neighbor_list(positions, 4.0, cell, pbc, method="kdtree")
+    cells = neighbor_list(positions, 4.0, cell, pbc, method="cells")
+    for a, b in zip(reference, cells, strict=True):
+        np.testing.assert_array_equal(a, b)  # same edges, same (sorted) order
