@@ -32,24 +32,14 @@ import json, resource, statistics, sys, time, warnings
 warnings.filterwarnings("ignore")
 import numpy as np
 sys.path.insert(0, ROOT)
-import mace, torch
-from e3nn import o3
-from mace import modules
-torch.set_default_dtype(torch.float64)
+import mace, torch  # mace first: it must precede e3nn
+torch.set_default_dtype(torch.float64)  # float64 data for mace-torch's forward pass
+from macetutor.interop.mace_torch import random_mace_torch_model
 
 impl, hidden, structure, repeats = IMPL, HIDDEN, STRUCTURE, REPEATS
-torch.manual_seed(0)
-model = modules.ScaleShiftMACE(
-    r_max=5.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=3,
-    interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-    interaction_cls_first=modules.interaction_classes["RealAgnosticInteractionBlock"],
-    num_interactions=2, num_elements=4, hidden_irreps=o3.Irreps(hidden), MLP_irreps=o3.Irreps("16x0e"),
-    atomic_energies=np.array([-13.6, -1029.8, -2041.9, -1640.0]), avg_num_neighbors=30.0, atomic_numbers=ELEMENTS,
-    correlation=3, gate=torch.nn.functional.silu, radial_MLP=[64, 64, 64], atomic_inter_scale=1.0, atomic_inter_shift=0.0)
-g = torch.Generator().manual_seed(1)
-with torch.no_grad():
-    for p in model.parameters():
-        p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+model = random_mace_torch_model(
+    ELEMENTS, hidden, 3, 3, 2, atomic_energies=[-13.6, -1029.8, -2041.9, -1640.0], avg_num_neighbors=30.0,
+    perturbation=0.1)
 
 if structure == "ethanol":
     positions = np.array([[0.0, 0.0, 0.0], [1.52, 0.0, 0.0], [2.0, 1.35, 0.0], [-0.4, 1.0, 0.1], [-0.4, -0.5, 0.9],

@@ -8,7 +8,6 @@ every triple with l1 <= l2 <= 3, in the real basis (selection rule |m3| in {|m1|
 Usage: python figures/fig_cg_sparsity.py [--out DIR]   (writes DIR/cg_sparsity.png)
 """
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import command_line, save  # noqa: E402
 
 import macetutor as mt  # noqa: E402
 
@@ -80,14 +80,8 @@ def main(out_dir: Path) -> Path:
     total = f"{real.sum()} real, {complex_.sum()} complex non-zeros of {dense.sum()} in all"
     bottom.suptitle(f"count of non-zero coefficients ({total})", fontsize=11)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / FILENAME
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, out_dir, FILENAME)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output directory")
-    print(main(parser.parse_args().out))
+    command_line(main, __doc__)

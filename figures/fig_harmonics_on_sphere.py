@@ -8,7 +8,6 @@ about the vertical axis.
 Usage: python figures/fig_harmonics_on_sphere.py [--out DIR]   (writes DIR/harmonics_on_sphere.png)
 """
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import command_line, save  # noqa: E402
 
 import macetutor as mt  # noqa: E402
 
@@ -82,14 +82,8 @@ def main(out_dir: Path) -> Path:
     )
     fig.subplots_adjust(left=0.0, right=1.0, bottom=0.0, top=0.89, wspace=0.0, hspace=0.12)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / FILENAME
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, out_dir, FILENAME)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output directory")
-    print(main(parser.parse_args().out))
+    command_line(main, __doc__)

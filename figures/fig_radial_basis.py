@@ -6,7 +6,6 @@ first two derivatives (analytic derivative from macetutor.radial, second by cent
 Usage: python figures/fig_radial_basis.py [--out DIR]   (writes DIR/radial_basis.png)
 """
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -14,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import command_line, save  # noqa: E402
 
 from macetutor import radial  # noqa: E402
 
@@ -45,14 +45,8 @@ def main(out_dir: Path) -> Path:
     right.set_title("the envelope and its first two derivatives vanish at r_max")
     right.legend(fontsize=8)
     fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / FILENAME
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, out_dir, FILENAME)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output directory")
-    print(main(parser.parse_args().out))
+    command_line(main, __doc__)

@@ -9,7 +9,6 @@ and an improper R, with D from :func:`macetutor.wigner_D`.
 Usage: python figures/fig_wigner_D_structure.py [--out DIR]   (writes DIR/wigner_D_structure.png)
 """
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import command_line, save  # noqa: E402
 
 import macetutor as mt  # noqa: E402
 
@@ -89,14 +89,8 @@ def main(out_dir: Path) -> Path:
     ax.legend(fontsize=8, loc="upper left")
 
     fig.suptitle(r"Real Wigner D-matrices $D^l(R)$ with $Y(Rx) = D(R)\,Y(x)$, blocks $l = 0..4$", fontsize=12)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / FILENAME
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save(fig, out_dir, FILENAME, bbox_inches="tight")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output directory")
-    print(main(parser.parse_args().out))
+    command_line(main, __doc__)

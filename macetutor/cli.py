@@ -223,42 +223,20 @@ def _model_tour(rng) -> dict:
 
 def _small_mace_torch_model():
     """A small mace-torch ScaleShiftMACE for H and O with perturbed random weights (float64)."""
-    import mace  # noqa: F401
-    import torch
-    from e3nn import o3
-    from mace import modules
+    from macetutor.interop.mace_torch import random_mace_torch_model
 
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        torch.manual_seed(0)
-        model = modules.ScaleShiftMACE(
-            r_max=4.0,
-            num_bessel=8,
-            num_polynomial_cutoff=5,
-            max_ell=3,
-            interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-            interaction_cls_first=modules.interaction_classes["RealAgnosticInteractionBlock"],
-            num_interactions=2,
-            num_elements=2,
-            hidden_irreps=o3.Irreps("8x0e+8x1o"),
-            MLP_irreps=o3.Irreps("8x0e"),
-            atomic_energies=np.array([-13.6, -2041.9]),
-            avg_num_neighbors=2.0,
-            atomic_numbers=[1, 8],
-            correlation=3,
-            gate=torch.nn.functional.silu,
-            radial_MLP=[16, 16],
-            atomic_inter_scale=1.0,
-            atomic_inter_shift=0.0,
-        )
-        generator = torch.Generator().manual_seed(1)
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
-        return model
-    finally:
-        torch.set_default_dtype(previous)
+    return random_mace_torch_model(
+        (1, 8),
+        "8x0e+8x1o",
+        3,
+        3,
+        2,
+        r_max=4.0,
+        radial_mlp=(16, 16),
+        mlp_irreps="8x0e",
+        atomic_energies=(-13.6, -2041.9),
+        avg_num_neighbors=2.0,
+    )
 
 
 def convert(model_path: str, out_path: str) -> int:

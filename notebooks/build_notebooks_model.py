@@ -13,22 +13,12 @@ like it, a check against the library (``import macetutor as mt``), a picture, an
 """
 
 import sys
-import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from build_notebooks import cli  # noqa: E402  (the shared writer)
-
-
-def md(text: str) -> tuple[str, str]:
-    return "markdown", textwrap.dedent(text).strip("\n")
-
-
-def code(text: str) -> tuple[str, str]:
-    return "code", textwrap.dedent(text).strip("\n")
-
+from build_notebooks import cli, code, md  # noqa: E402  (the shared cell helpers and writer)
 
 # --------------------------------------------------------------------------------------------
 # 04: the radial basis

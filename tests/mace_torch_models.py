@@ -54,49 +54,25 @@ ARCHITECTURES = {
 
 def build(name: str, seed: int = 0, dtype: str = "float64"):
     """A mace-torch model of the named architecture with random (perturbed) weights."""
-    import mace  # noqa: F401
-    import torch
-    from e3nn import o3
-    from mace import modules
+    from macetutor.interop.mace_torch import random_mace_torch_model
 
     spec = ARCHITECTURES[name]
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64 if dtype == "float64" else torch.float32)
-    try:
-        torch.manual_seed(seed)
-        elements = list(spec["elements"])
-        corr = spec["correlation"]
-        kwargs = dict(
-            r_max=4.0,
-            num_bessel=6,
-            num_polynomial_cutoff=5,
-            max_ell=spec["max_ell"],
-            interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-            interaction_cls_first=modules.interaction_classes[
-                "RealAgnosticResidualInteractionBlock" if spec["residual_first"] else "RealAgnosticInteractionBlock"
-            ],
-            num_interactions=spec["layers"],
-            num_elements=len(elements),
-            hidden_irreps=o3.Irreps(spec["hidden"]),
-            MLP_irreps=o3.Irreps("8x0e"),
-            atomic_energies=np.linspace(-3.0, -1.0, len(elements)),
-            avg_num_neighbors=7.5,
-            atomic_numbers=elements,
-            correlation=list(corr) if isinstance(corr, tuple) else corr,
-            gate=torch.nn.functional.silu,
-            radial_MLP=[16, 16],
-        )
-        if spec["scale_shift"]:
-            model = modules.ScaleShiftMACE(**kwargs, atomic_inter_scale=1.3, atomic_inter_shift=-0.2)
-        else:
-            model = modules.MACE(**kwargs)
-        generator = torch.Generator().manual_seed(seed + 1)
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
-        return model.double() if dtype == "float64" else model
-    finally:
-        torch.set_default_dtype(previous)
+    return random_mace_torch_model(
+        spec["elements"],
+        spec["hidden"],
+        spec["max_ell"],
+        spec["correlation"],
+        spec["layers"],
+        r_max=4.0,
+        num_bessel=6,
+        radial_mlp=(16, 16),
+        mlp_irreps="8x0e",
+        residual_first=spec["residual_first"],
+        scale_shift=(1.3, -0.2) if spec["scale_shift"] else None,
+        avg_num_neighbors=7.5,
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 def structures(elements: tuple[int, ...]) -> dict:

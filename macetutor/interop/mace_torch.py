@@ -266,3 +266,75 @@ def evaluate_mace_torch(model, positions, numbers, cell=None, pbc=False) -> dict
         return result
     finally:
         torch.set_default_dtype(previous)
+
+
+def random_mace_torch_model(
+    elements,
+    hidden_irreps: str,
+    max_ell: int,
+    correlation,
+    num_interactions: int,
+    *,
+    r_max: float = 5.0,
+    num_bessel: int = 8,
+    radial_mlp=(64, 64, 64),
+    mlp_irreps: str = "16x0e",
+    residual_first: bool = False,
+    scale_shift=(1.0, 0.0),
+    atomic_energies=None,
+    avg_num_neighbors: float = 10.0,
+    perturbation: float = 0.3,
+    seed: int = 0,
+    dtype: str = "float64",
+):
+    """A mace-torch model with random weights, for cross-checks, the tour and benchmarks (needs the `verify` extra).
+
+    mace-torch's own initialisation (seeded with ``seed``) plus ``perturbation`` x N(0, 1) on every parameter, so that
+    no weight is at a special value. ``scale_shift=(scale, shift)`` builds a ScaleShiftMACE, ``None`` a plain MACE;
+    ``residual_first=False`` is mace-torch's CLI default (RealAgnosticInteractionBlock in the first layer).
+    Built in ``dtype`` ("float64" or "float32"; a float32 model is returned as built).
+    """
+    import mace  # noqa: F401  (must precede e3nn)
+    import torch
+    from e3nn import o3
+    from mace import modules
+
+    elements = [int(z) for z in elements]
+    if atomic_energies is None:
+        atomic_energies = np.linspace(-3.0, -1.0, len(elements))
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if dtype == "float64" else torch.float32)
+    try:
+        torch.manual_seed(seed)
+        first = "RealAgnosticResidualInteractionBlock" if residual_first else "RealAgnosticInteractionBlock"
+        kwargs = dict(
+            r_max=r_max,
+            num_bessel=num_bessel,
+            num_polynomial_cutoff=5,
+            max_ell=max_ell,
+            interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+            interaction_cls_first=modules.interaction_classes[first],
+            num_interactions=num_interactions,
+            num_elements=len(elements),
+            hidden_irreps=o3.Irreps(hidden_irreps),
+            MLP_irreps=o3.Irreps(mlp_irreps),
+            atomic_energies=np.asarray(atomic_energies, dtype=np.float64),
+            avg_num_neighbors=avg_num_neighbors,
+            atomic_numbers=elements,
+            correlation=list(correlation) if isinstance(correlation, tuple | list) else correlation,
+            gate=torch.nn.functional.silu,
+            radial_MLP=list(radial_mlp),
+        )
+        if scale_shift is None:
+            model = modules.MACE(**kwargs)
+        else:
+            model = modules.ScaleShiftMACE(
+                **kwargs, atomic_inter_scale=scale_shift[0], atomic_inter_shift=scale_shift[1]
+            )
+        generator = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(perturbation * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
+        return model.double() if dtype == "float64" else model
+    finally:
+        torch.set_default_dtype(previous)
