@@ -42,21 +42,20 @@ def main():
             res = ours.evaluate(pos, num, cell, pbc)
             e = abs(res.interaction_energy - ref["interaction_energy"]) / max(abs(ref["interaction_energy"]), 1e-300)
             eA = max(
-                rel(layer["A"].reshape(len(pos), -1), ref["A"][t].reshape(len(pos), -1))
+                rel(layer.A.reshape(len(pos), -1), ref["A"][t].reshape(len(pos), -1))
                 for t, layer in enumerate(res.intermediates)
             )
             eh = max(
-                rel(to_e3nn_layout(layer["h"], layer["irreps_out"]), ref["h"][t])
-                for t, layer in enumerate(res.intermediates)
+                rel(to_e3nn_layout(layer.h, layer.irreps_out), ref["h"][t]) for t, layer in enumerate(res.intermediates)
             )
             print(f"{name:16s} {structure:24s} {ref['interaction_energy']:12.6f} {e:10.1e} {eA:14.1e} {eh:14.1e}")
         for t, prod in enumerate(torch_model.products):
             s = layer_shapes(ours.config, t)
             for irrep, contraction in zip(s.irreps_out, prod.symmetric_contractions.contractions, strict=True):
                 for nu in range(1, contraction.correlation + 1):
-                    key = (irreps_string(1, s.irreps_target).replace("1x", ""), irreps_string(1, [irrep])[2:], nu)
+                    key = (irreps_string(1, s.irreps_A).replace("1x", ""), irreps_string(1, [irrep])[2:], nu)
                     counts[key] = (
-                        generalized_clebsch_gordan(s.irreps_target, irrep, nu).shape[-1],
+                        generalized_clebsch_gordan(s.irreps_A, irrep, nu).shape[-1],
                         getattr(contraction, f"U_matrix_{nu}").shape[-1],
                     )
     print(f"\n{'irreps of A':16s} {'L':>3s} {'nu':>3s} {'paths (macetutor)':>18s} {'paths (mace-torch)':>19s}")

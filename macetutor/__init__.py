@@ -4,9 +4,8 @@ The public names below are a promise to users; see README.md for a tour and
 docs/conventions.md for every convention (harmonic order, Clebsch-Gordan phases, rotations).
 """
 
-__version__ = "0.1.0"
-
 from macetutor import gradcheck, irreps, reference
+from macetutor._version import __version__
 from macetutor.cg import clebsch_gordan, clebsch_gordan_complex, generalized_clebsch_gordan
 from macetutor.model import MACE, Evaluation, MACEConfig
 from macetutor.neighbors import neighbor_list

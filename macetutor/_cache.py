@@ -34,7 +34,7 @@ _MEMORY: dict[str, np.ndarray] = {}
 
 
 def _version() -> str:
-    from macetutor import __version__
+    from macetutor._version import __version__
 
     return __version__
 

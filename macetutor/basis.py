@@ -1,54 +1,56 @@
 """The atomic basis A (MACE paper eqs. 8 and 9) and the equivariant linear maps around it.
 
-Index legend: i atom (the centre, the receiver of messages), j neighbour (the sender), e edge,
-k (or u, w) channel, a b c the m-indices of a Clebsch-Gordan coefficient (first factor, Y, output).
-
     A_{i,k l3 m3} = sum_{l1 m1, l2 m2} C^{l3 m3}_{l1 m1, l2 m2} sum_{j in N(i)} R_{k,l1 l2 l3}(r_ij) Y_{l2 m2}(r_ij_hat) h~_{j,k l1 m1}
 
-(eq. 8; in the first layer h~_j is the embedding W z_j of the neighbour's element, eq. 9), followed, as in
-mace-torch, by a channel-mixing linear map of each output irrep and a division by the average number
-of neighbours. Here ``r_ij`` is the edge vector as mace-torch builds it: position of the centre i minus
-position of the neighbour j (plus the periodic shift), ``r_i - r_j``.
+(eq. 8; h~_j = W h_j, and in the first layer h_j is the embedding W z_j of the neighbour's element, eq. 9),
+followed, as in mace-torch, by a channel-mixing linear map of each output irrep and a division by the
+average number of neighbours. ``r_ij`` is the edge vector as mace-torch builds it: position of the centre i
+minus position of the neighbour j (plus the periodic shift), ``r_i - r_j``.
 
 Every linear map follows e3nn's normalisation: weights are O(1) and the map divides by the square root
-of its fan-in, so features stay O(1) at initialisation.
+of its fan-in, so features stay O(1) at initialisation. Each function's vector-Jacobian product (``*_vjp``)
+sits right after it; index letters follow docs/conventions.md (i atom, j neighbour, e edge, u w k channels,
+a b c the m-indices of a Clebsch-Gordan coefficient, zeta an element).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from macetutor.cg import clebsch_gordan
-from macetutor.irreps import offsets
+from macetutor.config import LayerShapes
+from macetutor.irreps import dim, offsets
+from macetutor.radial import radial_mlp, radial_mlp_vjp
 
-__all__ = ["conv_paths", "node_embedding", "linear", "skip_connection", "edge_tensor_product", "atomic_basis"]
-
-
-def conv_paths(irreps_h: list, irreps_Y: list, irreps_target: list) -> list[tuple[int, int, tuple]]:
-    """The paths (block of h, block of Y, output irrep) of the edge tensor product, in mace-torch's order.
-
-    For every block (l1, p1) of h and (l2, p2) of Y, every l3 = |l1-l2|..l1+l2 whose irrep (l3, p1 p2)
-    is in ``irreps_target``; each path has its own radial weights. Sorted (stably) by output irrep.
-    Returns [(index of h block, index of Y block, (l3, p3)), ...].
-    """
-    paths = []
-    for i1, (l1, p1) in enumerate(irreps_h):
-        for i2, (l2, p2) in enumerate(irreps_Y):
-            for l3 in range(abs(l1 - l2), l1 + l2 + 1):
-                if (l3, p1 * p2) in irreps_target:
-                    paths.append((i1, i2, (l3, p1 * p2)))
-    return sorted(paths, key=lambda path: path[2])
+__all__ = [
+    "node_embedding",
+    "linear",
+    "linear_vjp",
+    "self_connection",
+    "self_connection_vjp",
+    "edge_tensor_product",
+    "edge_tensor_product_vjp",
+    "neighbor_sum",
+    "neighbor_sum_vjp",
+    "edge_tensor_product_sum",
+    "edge_tensor_product_sum_vjp",
+    "mix_paths",
+    "mix_paths_vjp",
+    "AtomicBasis",
+    "atomic_basis",
+    "atomic_basis_vjp",
+]
 
 
 def node_embedding(element_index: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """h^{(0)}_{i,k} = W[z_i, k] / sqrt(n_elements): a linear map of the one-hot element vector (eq. 9).
-
-    Returns (n_atoms, C, 1): C scalar channels.
-    """
+    """h^{(0)}_{i,k} = sum_zeta W[zeta, k] delta_{zeta z_i} / sqrt(n_elements): a linear map of the one-hot element
+    vector, the W z_j of eq. (9). Returns (n_atoms, C, 1): C scalar channels."""
     return (W[element_index] / np.sqrt(W.shape[0]))[:, :, None]  # (n_atoms, C, 1)
 
 
-def linear(x: np.ndarray, irreps: list, W: list[np.ndarray]) -> np.ndarray:
+def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
     """Equivariant linear map, one weight matrix per irrep block: y_{w,m} = sum_u W[u, w] x_{u,m} / sqrt(C_in).
 
     Parameters:
@@ -57,48 +59,71 @@ def linear(x: np.ndarray, irreps: list, W: list[np.ndarray]) -> np.ndarray:
         (n, C_out, sum(2l+1))
     """
     blocks = [
-        np.einsum("uw,num->nwm", W_b, x[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])
+        np.einsum("uw,num->nwm", W_b, x[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])  # (n, C_out, 2l+1)
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, C_out, sum(2l+1))
 
 
-def skip_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_index: np.ndarray, W: list) -> np.ndarray:
-    """Element-dependent linear self-connection: y_{i,w,m} = sum_u W[u, z_i, w] x_{i,u,m} / sqrt(C_in n_elements).
+def linear_vjp(grad_y: np.ndarray, irreps: list, W: list) -> np.ndarray:
+    """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(C_in) (the transposed map)."""
+    blocks = [
+        np.einsum("uw,nwm->num", W_b, grad_y[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])  # (n, C_in, 2l+1)
+        for W_b, s in zip(W, offsets(irreps), strict=True)
+    ]
+    return np.concatenate(blocks, axis=2)  # (n, C_in, sum(2l+1))
 
-    e3nn's FullyConnectedTensorProduct of x with the one-hot element vector: one weight (C_in, n_elements, C_out)
-    per irrep present in both ``irreps_in`` and ``irreps_out`` (blocks of ``irreps_out`` without a partner are 0).
-    Returns (n, C_out, dim(irreps_out)).
+
+def self_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_index: np.ndarray, W: list):
+    """Element-dependent linear map: y_{i,w,m} = sum_u W[u, z_i, w] x_{i,u,m} / sqrt(C_in n_elements).
+
+    The W_{z_i} h^(t) of eq. (12) (mace-torch's ``skip_tp``: e3nn's FullyConnectedTensorProduct of x with the
+    one-hot element vector). One weight (C_in, n_elements, C_out) per irrep present in both ``irreps_in`` and
+    ``irreps_out``; blocks of ``irreps_out`` without a partner are 0. Returns (n, C_out, dim(irreps_out)).
     """
-    n = len(x)
     C_out = W[0].shape[2]
-    y = np.zeros((n, C_out, sum(2 * l + 1 for l, _ in irreps_out)))  # (n, C_out, dim_out)
+    y = np.zeros((len(x), C_out, dim(irreps_out)), dtype=x.dtype)  # (n, C_out, dim_out)
     slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
-    n_used = 0
-    for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True):
-        if irrep not in slices_in:
-            continue
-        W_b = W[n_used]  # (C_in, n_elements, C_out)
-        n_used += 1
+    shared = [
+        (irrep, s_out) for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True) if irrep in slices_in
+    ]
+    for (irrep, s_out), W_b in zip(shared, W, strict=True):  # W_b: (C_in, n_elements, C_out)
         norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
-        for zeta in np.unique(element_index):  # one linear map per element, W[:, z, :], on that element's atoms
+        for zeta in np.unique(element_index):  # one linear map per element, W[:, zeta, :], on that element's atoms
             atoms = element_index == zeta
-            x_z = x[atoms][:, :, slices_in[irrep]]  # (n_z, C_in, 2l+1)
-            y[atoms, :, s_out] = np.einsum("uw,ium->iwm", W_b[:, zeta, :], x_z, optimize=True) / norm
+            x_zeta = x[atoms][:, :, slices_in[irrep]]  # (n_zeta, C_in, 2l+1)
+            y[atoms, :, s_out] = np.einsum("uw,ium->iwm", W_b[:, zeta, :], x_zeta, optimize=True) / norm
     return y
 
 
-def edge_tensor_product(
-    h_sender: np.ndarray, Y: np.ndarray, R: np.ndarray, irreps_h: list, irreps_Y: list, paths: list
-) -> list[np.ndarray]:
+def self_connection_vjp(grad_y, irreps_in, irreps_out, element_index, W) -> np.ndarray:
+    """VJP of :func:`self_connection`: dE/dx_{i,u,m} = sum_w W[u, z_i, w] dE/dy_{i,w,m} / sqrt(C_in n_elements)."""
+    grad_x = np.zeros((len(grad_y), W[0].shape[0], dim(irreps_in)), dtype=grad_y.dtype)  # (n, C_in, dim_in)
+    slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
+    shared = [
+        (irrep, s_out) for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True) if irrep in slices_in
+    ]
+    for (irrep, s_out), W_b in zip(shared, W, strict=True):
+        norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
+        for zeta in np.unique(element_index):
+            atoms = element_index == zeta
+            g_zeta = grad_y[atoms][:, :, s_out]  # (n_zeta, C_out, 2l+1)
+            grad_x[atoms, :, slices_in[irrep]] += (
+                np.einsum("uw,iwm->ium", W_b[:, zeta, :], g_zeta, optimize=True) / norm
+            )
+    return grad_x
+
+
+def edge_tensor_product(h_sender, Y, R, irreps_h: list, irreps_Y: list, paths: list) -> list[np.ndarray]:
     """The equivariant message of each edge and path (the summand of eq. 8):
 
-        phi_{e,k,path,m3} = R_{e,path,k} sum_{a,b} C^{(l1 l2 l3)}[a, b, m3] h~_{j(e),k,a} Y_{e,b}
+        phi_{e,k,path,c} = R_{e,path,k} sum_{a,b} C^{(l1 l2 l3)}[a, b, c] h~_{j(e),k,a} Y_{e,b}
 
     Parameters:
         h_sender: h~ of the sender of each edge (n_edges, C, dim(irreps_h)).
         Y: spherical harmonics of the edge vectors (n_edges, dim(irreps_Y)).
         R: radial weights (n_edges, n_paths, C).
+        paths: :class:`macetutor.config.TensorProductPath` list.
     Returns:
         one array (n_edges, C, 2 l3 + 1) per path.
     """
@@ -113,70 +138,7 @@ def edge_tensor_product(
     return phi
 
 
-def neighbor_sum(phi: list[np.ndarray], receivers: np.ndarray, n_atoms: int) -> list[np.ndarray]:
-    """sum_{j in N(i)} phi_{ij}: the sum over neighbours of eq. (8), path by path. Returns (n_atoms, C, 2L+1) each."""
-    sums = []
-    for phi_k in phi:
-        M = np.zeros((n_atoms,) + phi_k.shape[1:])  # (n_atoms, C, 2L+1)
-        np.add.at(M, receivers, phi_k)
-        sums.append(M)
-    return sums
-
-
-def mix_paths(M: list[np.ndarray], paths: list, irreps_target: list, W: list[np.ndarray], avg_num_neighbors: float):
-    """A_{i,w,LM} = sum_{paths -> L} sum_u W_path[u, w] M_{i,u,path,M} / sqrt(C n_L) / avg_num_neighbors.
-
-    mace-torch's linear map from the paths to the target irreps (fan-in C times the number n_L of paths into L),
-    then the normalisation by the average number of neighbours. Returns (n_atoms, C, dim(irreps_target)).
-    """
-    n_atoms, C = M[0].shape[:2] if M else (0, W[0].shape[1])
-    A = np.zeros((n_atoms, C, sum(2 * l + 1 for l, _ in irreps_target)))  # (n_atoms, C, dim_target)
-    slices = dict(zip(irreps_target, offsets(irreps_target), strict=True))
-    n_into = {irrep: sum(1 for path in paths if path[2] == irrep) for irrep in irreps_target}
-    for k, (_, _, irrep) in enumerate(paths):
-        A[:, :, slices[irrep]] += np.einsum("uw,ium->iwm", W[k], M[k], optimize=True) / np.sqrt(
-            W[k].shape[0] * n_into[irrep]
-        )
-    return A / avg_num_neighbors
-
-
-def atomic_basis(phi, receivers, n_atoms, paths, irreps_target, W, avg_num_neighbors) -> np.ndarray:
-    """A (eq. 8): the neighbour sum of the edge messages phi, then :func:`mix_paths`. (n_atoms, C, dim_target)"""
-    return mix_paths(neighbor_sum(phi, receivers, n_atoms), paths, irreps_target, W, avg_num_neighbors)
-
-
-# ------------------------------------------------------------------ backward passes (vector-Jacobian products)
-
-
-def linear_backward(grad_y: np.ndarray, irreps: list, W: list[np.ndarray]) -> np.ndarray:
-    """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(C_in) (the transposed map)."""
-    blocks = [
-        np.einsum("uw,nwm->num", W_b, grad_y[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])
-        for W_b, s in zip(W, offsets(irreps), strict=True)
-    ]
-    return np.concatenate(blocks, axis=2)  # (n, C_in, sum(2l+1))
-
-
-def skip_connection_backward(grad_y, irreps_in, irreps_out, element_index, W) -> np.ndarray:
-    """VJP of :func:`skip_connection`: dE/dx_{i,u,m} = sum_w W[u, z_i, w] dE/dy_{i,w,m} / sqrt(C_in n_elements)."""
-    C_in = W[0].shape[0]
-    grad_x = np.zeros((len(grad_y), C_in, sum(2 * l + 1 for l, _ in irreps_in)))  # (n, C_in, dim_in)
-    slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
-    n_used = 0
-    for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True):
-        if irrep not in slices_in:
-            continue
-        W_b = W[n_used]  # (C_in, n_elements, C_out)
-        n_used += 1
-        norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
-        for zeta in np.unique(element_index):
-            atoms = element_index == zeta
-            g_z = grad_y[atoms][:, :, s_out]  # (n_z, C_out, 2l+1)
-            grad_x[atoms, :, slices_in[irrep]] += np.einsum("uw,iwm->ium", W_b[:, zeta, :], g_z, optimize=True) / norm
-    return grad_x
-
-
-def edge_tensor_product_backward(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, paths):
+def edge_tensor_product_vjp(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, paths):
     """VJP of :func:`edge_tensor_product` with respect to h~ (per edge), Y and R.
 
     With phi_{e,k,c} = R_{e,k} sum_ab C[a,b,c] h_{e,k,a} Y_{e,b} (k channel) and g = dE/dphi:
@@ -186,7 +148,10 @@ def edge_tensor_product_backward(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, p
     Returns (dE/dh_sender (n_edges, C, dim_h), dE/dY (n_edges, dim_Y), dE/dR (n_edges, n_paths, C)).
     """
     slices_h, slices_Y = offsets(irreps_h), offsets(irreps_Y)
-    grad_h, grad_Y, grad_R = np.zeros_like(h_sender), np.zeros_like(Y), np.zeros_like(R)
+    dtype = np.result_type(grad_phi[0], h_sender, Y, R) if grad_phi else h_sender.dtype
+    grad_h = np.zeros(h_sender.shape, dtype=dtype)  # (n_edges, C, dim_h)
+    grad_Y = np.zeros(Y.shape, dtype=dtype)  # (n_edges, dim_Y)
+    grad_R = np.zeros(R.shape, dtype=dtype)  # (n_edges, n_paths, C)
     for k, (i1, i2, (l3, _)) in enumerate(paths):
         C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
         h, y, g = h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]], grad_phi[k]
@@ -197,18 +162,122 @@ def edge_tensor_product_backward(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, p
     return grad_h, grad_Y, grad_R
 
 
-def mix_paths_backward(grad_A, paths, irreps_target, W, avg_num_neighbors) -> list[np.ndarray]:
-    """VJP of :func:`mix_paths`: dE/dM_{i,u,path,M} = sum_w W_path[u, w] dE/dA_{i,w,LM} / sqrt(C n_L) / avg."""
-    slices = dict(zip(irreps_target, offsets(irreps_target), strict=True))
-    n_into = {irrep: sum(1 for path in paths if path[2] == irrep) for irrep in irreps_target}
+def neighbor_sum(phi: list[np.ndarray], receivers: np.ndarray, n_atoms: int) -> list[np.ndarray]:
+    """sum_{j in N(i)} phi_ij: the sum over neighbours of eq. (8), path by path. Returns (n_atoms, C, 2l3+1) each."""
+    sums = []
+    for phi_k in phi:
+        M = np.zeros((n_atoms,) + phi_k.shape[1:], dtype=phi_k.dtype)  # (n_atoms, C, 2l3+1)
+        np.add.at(M, receivers, phi_k)
+        sums.append(M)
+    return sums
+
+
+def neighbor_sum_vjp(grad_M: list[np.ndarray], receivers: np.ndarray) -> list[np.ndarray]:
+    """VJP of :func:`neighbor_sum`: every edge e receives the adjoint of its receiver, dE/dphi_e = dE/dM_{i(e)}."""
+    return [g[receivers] for g in grad_M]  # (n_edges, C, 2l3+1) each
+
+
+def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s: LayerShapes) -> list[np.ndarray]:
+    """M_{i,k,path} = sum_{j in N(i)} phi_{ij,k,path}: :func:`edge_tensor_product` then :func:`neighbor_sum`.
+
+    The hot loop of eq. (8) (the numba backend fuses the two: ``kernels.edge_tensor_product_sum``).
+    h_up: (n_atoms, C, dim_in) = W h. Returns one (n_atoms, C, 2l3+1) per path.
+    """
+    phi = edge_tensor_product(h_up[senders], Y, R, s.irreps_in, s.irreps_Y, s.paths)  # per edge and path
+    return neighbor_sum(phi, receivers, n_atoms)
+
+
+def edge_tensor_product_sum_vjp(grad_M, h_up, Y, R, senders, receivers, s: LayerShapes):
+    """VJP of :func:`edge_tensor_product_sum`: returns (dE/dh_up (n_atoms, C, dim_in), dE/dY, dE/dR)."""
+    grad_phi = neighbor_sum_vjp(grad_M, receivers)  # (n_edges, C, 2l3+1) per path
+    grad_h_sender, grad_Y, grad_R = edge_tensor_product_vjp(
+        grad_phi, h_up[senders], Y, R, s.irreps_in, s.irreps_Y, s.paths
+    )
+    grad_h_up = np.zeros(h_up.shape, dtype=grad_h_sender.dtype)  # (n_atoms, C, dim_in)
+    np.add.at(grad_h_up, senders, grad_h_sender)  # the gather h_up[senders], transposed
+    return grad_h_up, grad_Y, grad_R
+
+
+def _paths_into(paths: list, irrep) -> int:
+    """n_L: how many tensor-product paths end in ``irrep`` (the fan-in of the mixing map is C n_L)."""
+    return sum(1 for path in paths if path.irrep == irrep)
+
+
+def mix_paths(M: list[np.ndarray], paths: list, irreps_A: list, W: list[np.ndarray]) -> np.ndarray:
+    """A_{i,w,LM} = sum_{paths -> L} sum_u W_path[u, w] M_{i,u,path,M} / sqrt(C n_L).
+
+    mace-torch's linear map from the paths to the irreps of A (fan-in: C channels times the number n_L of paths
+    into L). Returns (n_atoms, C, dim(irreps_A)).
+    """
+    n_atoms, C = M[0].shape[0], W[0].shape[1]
+    A = np.zeros((n_atoms, C, dim(irreps_A)), dtype=M[0].dtype)  # (n_atoms, C, dim_A)
+    slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
+    for path, M_k, W_k in zip(paths, M, W, strict=True):
+        norm = np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
+        A[:, :, slices[path.irrep]] += np.einsum("uw,ium->iwm", W_k, M_k, optimize=True) / norm
+    return A
+
+
+def mix_paths_vjp(grad_A: np.ndarray, paths: list, irreps_A: list, W: list[np.ndarray]) -> list[np.ndarray]:
+    """VJP of :func:`mix_paths`: dE/dM_{i,u,path,M} = sum_w W_path[u, w] dE/dA_{i,w,LM} / sqrt(C n_L)."""
+    slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     return [
-        np.einsum("uw,iwm->ium", W[k], grad_A[:, :, slices[irrep]], optimize=True)
-        / np.sqrt(W[k].shape[0] * n_into[irrep])
-        / avg_num_neighbors
-        for k, (_, _, irrep) in enumerate(paths)
+        np.einsum("uw,iwm->ium", W_k, grad_A[:, :, slices[path.irrep]], optimize=True)
+        / np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
+        for path, W_k in zip(paths, W, strict=True)
     ]
 
 
-def atomic_basis_backward(grad_A, receivers, paths, irreps_target, W, avg_num_neighbors) -> list[np.ndarray]:
-    """VJP of :func:`atomic_basis`: dE/dphi_e = dE/dM_{receiver(e)} (the transpose of the neighbour sum)."""
-    return [g[receivers] for g in mix_paths_backward(grad_A, paths, irreps_target, W, avg_num_neighbors)]
+class AtomicBasis(NamedTuple):
+    """What :func:`atomic_basis` computes: A and the values its VJP needs."""
+
+    A: np.ndarray  # (n_atoms, C, dim_A), eq. (8)
+    h_up: np.ndarray  # (n_atoms, C, dim_in): h~ = W_up h
+    R: np.ndarray  # (n_edges, n_paths, C): the radial functions R(r_ij)
+    radial_pre: list  # pre-activations of the radial MLP
+
+
+def atomic_basis(h: np.ndarray, graph, w, s: LayerShapes, config, backend) -> AtomicBasis:
+    """The atomic basis A of layer t, eq. (8) (eq. 9 in the first layer), as mace-torch computes it:
+
+        h~_j  = W_up h_j                                   channel mixing of the neighbour's features
+        R_ij  = MLP(b(r_ij) f(r_ij))                       the learnable radial functions
+        M_i   = sum_{j in N(i)} C (R_ij Y(r_ij_hat) h~_j)  one sum per path l1 (x) l2 -> l3
+        A_i   = W_paths M_i / avg_num_neighbors             the paths mixed into the irreps of A
+        [non-residual first layer: A_i <- W_{z_i} A_i, element-dependent: mace-torch's RealAgnosticInteractionBlock]
+
+    Parameters:
+        h: (n_atoms, C, dim_in), the features h^(t); graph: :class:`macetutor.graph.Graph`;
+        w: :class:`macetutor.parameters.LayerWeights`; config: :class:`macetutor.MACEConfig`;
+        backend: :class:`macetutor.backends.Backend` (NumPy specification or numba kernels).
+    """
+    n_atoms, C = len(h), w.W_up[0].shape[1]
+    h_up = linear(h, s.irreps_in, w.W_up)  # (n_atoms, C, dim_in): h~ = W h
+    R, radial_pre = radial_mlp(graph.radial_basis, w.radial, config.radial_activation_constant)  # (n_edges, n_paths C)
+    R = R.reshape(len(R), len(s.paths), C)  # (n_edges, n_paths, C): R_{k l1 l2 l3}(r_ij)
+    M = backend.edge_tensor_product_sum(h_up, graph.Y, R, graph.senders, graph.receivers, n_atoms, s)
+    A = mix_paths(M, s.paths, s.irreps_A, w.W_paths) / config.avg_num_neighbors  # (n_atoms, C, dim_A)
+    if not s.residual:  # mace-torch's first layer mixes A by the centre's element (not in the paper's eq. 9)
+        A = self_connection(A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)  # (n_atoms, C, dim_A)
+    return AtomicBasis(A, h_up, R, radial_pre)
+
+
+def atomic_basis_vjp(grad_A: np.ndarray, values: AtomicBasis, graph, w, s: LayerShapes, config, backend):
+    """VJP of :func:`atomic_basis`, its steps in reverse order.
+
+    Returns (dE/dh (n_atoms, C, dim_in), dE/dY (n_edges, dim_Y), dE/d(radial basis) (n_edges, num_bessel)).
+    """
+    if not s.residual:
+        grad_A = self_connection_vjp(grad_A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)
+    grad_M = [g / config.avg_num_neighbors for g in mix_paths_vjp(grad_A, s.paths, s.irreps_A, w.W_paths)]
+    grad_h_up, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
+        grad_M, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s
+    )
+    grad_radial_basis = radial_mlp_vjp(
+        grad_R.reshape(len(grad_R), grad_R.shape[1] * grad_R.shape[2]),
+        values.radial_pre,
+        w.radial,
+        config.radial_activation_constant,
+    )  # (n_edges, num_bessel)
+    grad_h = linear_vjp(grad_h_up, s.irreps_in, w.W_up)  # (n_atoms, C, dim_in)
+    return grad_h, grad_Y, grad_radial_basis

@@ -150,23 +150,23 @@ def _model_tour(rng) -> dict:
     )
     with _Progress("evaluating the model with forces (NumPy specification)"):
         result = model.evaluate(WATER_POSITIONS, numbers, forces=True)
-    edges = result.edges
+    graph = result.graph
     print(
-        f"  {len(edges['senders'])} directed edges (sender -> receiver): "
-        + ", ".join(f"{j}->{i}" for j, i in zip(edges["senders"], edges["receivers"], strict=True))
+        f"  {len(graph.senders)} directed edges (sender -> receiver): "
+        + ", ".join(f"{j}->{i}" for j, i in zip(graph.senders, graph.receivers, strict=True))
     )
 
     _heading(6, "Radial basis and atomic basis A   (paper eq. 8: A = sum_j C (R(r_ij) Y(r_ij) h_j))")
-    print(f"  radial basis b_n(r) f(r) of edge 0 (r = {edges['lengths'][0]:.4f} Å): {_fmt(edges['radial_basis'][0])}")
-    A = result.intermediates[0]["A"]
+    print(f"  radial basis b_n(r) f(r) of edge 0 (r = {graph.lengths[0]:.4f} Å): {_fmt(graph.radial_basis[0])}")
+    A = result.intermediates[0].A
     print(f"  A of layer 0: shape {A.shape} = (atoms, channels, (l_max+1)^2); O atom, channel 0: {_fmt(A[0, 0])}")
 
     _heading(7, "Product basis B and messages   (eqs. 10, 11: B = U : A (x) ... (x) A,  m = sum W B)")
-    for nu, B in result.intermediates[0]["B"]["0e"].items():
+    for nu, B in result.intermediates[0].B[0, 1].items():
         print(
             f"  nu = {nu}: B[0e] shape {B.shape} (atoms, channels, coupling paths, 2L+1); O, channel 0: {_fmt(B[0, 0, :4, 0])}..."
         )
-    print(f"  message m of layer 0, O atom, channel 0: {_fmt(result.intermediates[0]['message'][0, 0])}")
+    print(f"  message m of layer 0, O atom, channel 0: {_fmt(result.intermediates[0].message[0, 0])}")
 
     _heading(8, "Equivariance of every intermediate under a random rotation + reflection")
     R = mt.random_rotation(rng, improper=True)
@@ -174,9 +174,10 @@ def _model_tour(rng) -> dict:
         moved = model.evaluate(WATER_POSITIONS @ R.T, numbers, forces=True)
     worst = 0.0
     for layer, layer_moved in zip(result.intermediates, moved.intermediates, strict=True):
-        for key, irreps in (("A", layer["irreps_A"]), ("message", layer["irreps_out"]), ("h", layer["irreps_out"])):
-            expected = layer[key] @ wigner_D_irreps(irreps, R).T
-            worst = max(worst, float(np.max(np.abs(layer_moved[key] - expected)) / np.max(np.abs(expected))))
+        for key, irreps in (("A", layer.irreps_A), ("message", layer.irreps_out), ("h", layer.irreps_out)):
+            expected = getattr(layer, key) @ wigner_D_irreps(irreps, R).T
+            difference = getattr(layer_moved, key) - expected
+            worst = max(worst, float(np.max(np.abs(difference)) / np.max(np.abs(expected))))
     residuals["model_equivariance"] = worst
     residuals["energy_invariance"] = abs(moved.energy - result.energy) / abs(result.energy)
     residuals["force_equivariance"] = float(

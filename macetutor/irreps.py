@@ -11,6 +11,7 @@ Ordering: irreps compare as tuples, so ``0o < 0e < 1o < 1e < 2o ...`` exactly as
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,7 +27,23 @@ __all__ = [
     "wigner_D_irreps",
 ]
 
-Irrep = tuple[int, int]
+
+class Irrep(NamedTuple):
+    """An irrep of O(3): degree ``l`` and parity ``p`` (+1 even, -1 odd). A tuple, so ``Irrep(1, -1) == (1, -1)``;
+    it prints as e3nn writes it: ``str(Irrep(1, -1)) == "1o"``."""
+
+    l: int
+    p: int
+
+    def __str__(self) -> str:
+        return f"{self.l}{'e' if self.p == 1 else 'o'}"
+
+    __repr__ = __str__  # a list of irreps prints as [0e, 1o, 2e]
+
+    @property
+    def dim(self) -> int:
+        """2l + 1, the number of components m = -l..l."""
+        return 2 * self.l + 1
 
 
 def parse_irreps(text: str) -> tuple[int, list[Irrep]]:
@@ -36,7 +53,7 @@ def parse_irreps(text: str) -> tuple[int, list[Irrep]]:
         match = re.fullmatch(r"(\d+)x(\d+)([eo])", part)
         if not match:
             raise ValueError(f"cannot read irreps {text!r}: expected blocks like '32x0e + 32x1o', got {part!r}")
-        blocks.append((int(match.group(1)), (int(match.group(2)), 1 if match.group(3) == "e" else -1)))
+        blocks.append((int(match.group(1)), Irrep(int(match.group(2)), 1 if match.group(3) == "e" else -1)))
     multiplicities = {mul for mul, _ in blocks}
     if len(multiplicities) != 1:
         raise ValueError(f"all blocks of the hidden irreps must have the same multiplicity, got {text!r}")
@@ -48,12 +65,12 @@ def parse_irreps(text: str) -> tuple[int, list[Irrep]]:
 
 def irreps_string(channels: int, irreps: list[Irrep]) -> str:
     """The inverse of :func:`parse_irreps`: ``(32, [(0, 1), (1, -1)])`` -> ``"32x0e+32x1o"``."""
-    return "+".join(f"{channels}x{l}{'e' if p == 1 else 'o'}" for l, p in irreps)
+    return "+".join(f"{channels}x{Irrep(*irrep)}" for irrep in irreps)
 
 
 def spherical_harmonics_irreps(max_ell: int) -> list[Irrep]:
     """The irreps of Y_0..Y_max_ell: ``[(0, 1), (1, -1), (2, 1), ...]`` (parity (-1)^l)."""
-    return [(l, (-1) ** l) for l in range(max_ell + 1)]
+    return [Irrep(l, (-1) ** l) for l in range(max_ell + 1)]
 
 
 def dim(irreps: list[Irrep]) -> int:

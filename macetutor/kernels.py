@@ -1,15 +1,22 @@
 """numba kernels for the hot loops: an optimisation of the NumPy specification, held equal to it by tests.
 
-* The product basis and message (eqs. 10-11) without materialising B. Two facts make it cheap:
+Each public function here has the name and signature of the NumPy function it replaces (the backend switch,
+``macetutor.backends``, picks one or the other); the compiled loops behind it are named ``<function>_kernel``.
+
+    NumPy specification                            numba replacement (this module)
+    so3.spherical_harmonics_with_gradient          spherical_harmonics_with_gradient
+    radial.radial_basis_with_derivative            radial_basis_with_derivative
+    basis.edge_tensor_product_sum (+ _vjp)         edge_tensor_product_sum (+ _vjp): eq. (8)'s sum over neighbours
+    product.product_basis_and_message (+ _vjp)     product_basis_and_message (+ _vjp): eqs. (10)-(11), B never formed
+    neighbors.neighbor_list(method="kdtree")       neighbors.neighbor_list(method="cells") -> cell_list_pairs
+
+Two facts make the product basis cheap without forming B:
   (1) B is contracted with weights right away, so U and W fold into one tensor per element,
       U~[z, M, a_1..a_nu, k] = sum_eta U[M, a_1..a_nu, eta] W[z, eta, k];
   (2) the product A_{a_1} ... A_{a_nu} is symmetric in its factors, so only sorted index tuples a_1 <= ... <= a_nu
       are needed (U summed over the permutations): for A = 0e+1o+2e+3o and nu = 3 that is 77 (L = 0) and 290
       (L = 1) terms instead of 16^3 (2L+1) dense entries.
-  ``contraction_forward`` then evaluates  m_{i,k,M} = sum_terms U~[z_i, term, k] prod_xi A_{i,k,a_xi}  and
-  ``contraction_backward`` its derivative by the product rule.
-* The edge tensor product summed over neighbours (eq. 8 before the linear map), with the Clebsch-Gordan
-  coefficients as a sparse list, and its backward pass.
+The edge tensor product summed over neighbours uses the Clebsch-Gordan coefficients as a sparse list.
 
 All kernels are compiled with ``numba.njit(cache=True)`` (once, cached on disk in this package's __pycache__), in a
 serial and a parallel variant (:func:`njit_parallel`), and write into preallocated outputs.
@@ -17,21 +24,24 @@ serial and a parallel variant (:func:`njit_parallel`), and write into preallocat
 
 from __future__ import annotations
 
+import weakref
 from functools import cache
 
 import numba
 import numpy as np
 
-from macetutor.cg import clebsch_gordan, generalized_clebsch_gordan
+from macetutor.cg import clebsch_gordan
 from macetutor.irreps import offsets
 
 __all__ = [
+    "spherical_harmonics_with_gradient",
+    "radial_basis_with_derivative",
+    "edge_tensor_product_sum",
+    "edge_tensor_product_sum_vjp",
+    "product_basis_and_message",
+    "product_basis_and_message_vjp",
     "symmetric_terms",
-    "contraction_forward",
-    "contraction_backward",
-    "conv_coefficients",
-    "conv_aggregate_forward",
-    "conv_aggregate_backward",
+    "cell_list_pairs",
 ]
 
 # Below this many rows (atoms or edges) the kernels run on one thread: starting numba's thread pool costs more
@@ -52,39 +62,53 @@ def njit_parallel(func):
     return dispatch
 
 
-# ------------------------------------------------------------------ product basis (eqs. 10-11)
+# ------------------------------------------------------------------ product basis and message (eqs. 10-11)
+
+_TERMS: dict = {}  # id(U) -> (weak reference to U, its symmetric terms): U tensors are long-lived read-only arrays
+_FOLDED = weakref.WeakKeyDictionary()  # ProductWeights -> [(factors, M_of, folded), ...] per nu
 
 
-@cache
-def symmetric_terms(irreps_A: tuple, irrep_out: tuple, nu: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The non-zero terms of U^{(nu)} symmetrised over its nu factor indices.
+def symmetric_terms(U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero terms of U^{(nu)} (2L+1, D, ..., D, n_paths) symmetrised over its nu factor indices.
 
     Returns (factors (n_terms, nu) int64 with a_1 <= ... <= a_nu, M (n_terms,) int64, values (n_terms, n_paths))
     such that sum_{a_1..a_nu} U[M, a.., eta] prod A_a = sum_terms values[t, eta] prod_xi A_{factors[t, xi]} for M = M[t].
+    Computed once per U array.
     """
-    U = generalized_clebsch_gordan(list(irreps_A), irrep_out, nu)  # (2L+1, D, ..., D, n_paths)
-    n_paths = U.shape[-1]
+    known = _TERMS.get(id(U))
+    if known is not None and known[0]() is U:
+        return known[1]
+    nu, n_paths = U.ndim - 2, U.shape[-1]
     if n_paths == 0:
-        return np.zeros((0, nu), np.int64), np.zeros(0, np.int64), np.zeros((0, 0))
-    nonzero = np.nonzero(np.any(U != 0.0, axis=-1))  # tuple of nu+1 index arrays
-    M = nonzero[0]
-    factors = np.sort(np.stack(nonzero[1:], axis=1), axis=1)  # (nnz, nu)
-    values = U[nonzero]  # (nnz, n_paths)
-    keys, inverse = np.unique(np.concatenate([M[:, None], factors], axis=1), axis=0, return_inverse=True)
-    summed = np.zeros((len(keys), n_paths))
-    np.add.at(summed, inverse.reshape(-1), values)
-    keep = np.any(summed != 0.0, axis=1)
-    keys, summed = keys[keep], summed[keep]
-    return np.ascontiguousarray(keys[:, 1:]), np.ascontiguousarray(keys[:, 0]), summed
+        terms = np.zeros((0, nu), np.int64), np.zeros(0, np.int64), np.zeros((0, 0))
+    else:
+        nonzero = np.nonzero(np.any(U != 0.0, axis=-1))  # tuple of nu+1 index arrays
+        factors = np.sort(np.stack(nonzero[1:], axis=1), axis=1)  # (nnz, nu): sorted factor indices
+        keys, inverse = np.unique(np.concatenate([nonzero[0][:, None], factors], axis=1), axis=0, return_inverse=True)
+        summed = np.zeros((len(keys), n_paths))  # (n_terms, n_paths): U summed over the permutations of each tuple
+        np.add.at(summed, inverse.reshape(-1), U[nonzero])
+        keep = np.any(summed != 0.0, axis=1)
+        keys, summed = keys[keep], summed[keep]
+        terms = np.ascontiguousarray(keys[:, 1:]), np.ascontiguousarray(keys[:, 0]), summed
+    _TERMS[id(U)] = (weakref.ref(U), terms)
+    return terms
 
 
-def folded_weights(values: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """U~[z, term, k] = sum_eta values[term, eta] W[z, eta, k]: (n_elements, n_terms, C)."""
-    return np.ascontiguousarray(np.einsum("te,zek->ztk", values, W))
+def _folded(product) -> list:
+    """[(factors, M, U~ folded with W)] per nu for one :class:`macetutor.parameters.ProductWeights`; cached per object
+    (weights are read-only, so the folded table cannot go stale). U~[z, term, k] = sum_eta values[term, eta] W[z, eta, k]."""
+    if product not in _FOLDED:
+        terms = []
+        for U, W in zip(product.U, product.W, strict=True):
+            factors, M_of, values = symmetric_terms(U)
+            if len(M_of):
+                terms.append((factors, M_of, np.ascontiguousarray(np.einsum("te,zek->ztk", values, W))))
+        _FOLDED[product] = terms
+    return _FOLDED[product]
 
 
 @njit_parallel
-def contraction_forward(A, element_index, factors, M_of, folded, out):
+def product_basis_and_message_kernel(A, element_index, factors, M_of, folded, out):
     """out[i, k, M] += sum_terms folded[z_i, t, k] prod_xi A[i, k, factors[t, xi]]   (eqs. 10-11, folded)."""
     n_atoms, C, _ = A.shape
     n_terms, nu = factors.shape
@@ -100,7 +124,7 @@ def contraction_forward(A, element_index, factors, M_of, folded, out):
 
 
 @njit_parallel
-def contraction_backward(A, element_index, factors, M_of, folded, grad_out, grad_A):
+def product_basis_and_message_vjp_kernel(A, element_index, factors, M_of, folded, grad_out, grad_A):
     """grad_A[i, k, a] += sum_terms folded[z_i, t, k] grad_out[i, k, M_t] d(prod_xi A[i, k, a_xi])/dA[i, k, a]."""
     n_atoms, C, _ = A.shape
     n_terms, nu = factors.shape
@@ -120,37 +144,50 @@ def contraction_backward(A, element_index, factors, M_of, folded, grad_out, grad
                     grad_A[i, k, factors[t, xi]] += rest
 
 
-# ------------------------------------------------------------------ edge tensor product + neighbour sum (eq. 8)
+def product_basis_and_message(A: np.ndarray, element_index: np.ndarray, products) -> tuple[np.ndarray, None]:
+    """Replaces :func:`macetutor.product.product_basis_and_message`: m (n_atoms, C, sum(2L+1)); B is not formed."""
+    A = np.ascontiguousarray(A)
+    m = []
+    for product in products:
+        m_L = np.zeros(A.shape[:2] + (product.irrep.dim,), dtype=A.dtype)  # (n_atoms, C, 2L+1)
+        for factors, M_of, folded in _folded(product):
+            product_basis_and_message_kernel(A, element_index, factors, M_of, folded, m_L)
+        m.append(m_L)
+    return np.concatenate(m, axis=2), None
+
+
+def product_basis_and_message_vjp(grad_m, A, element_index, products) -> np.ndarray:
+    """Replaces :func:`macetutor.product.product_basis_and_message_vjp`: dE/dA (n_atoms, C, D)."""
+    A = np.ascontiguousarray(A)
+    grad_A = np.zeros(A.shape, dtype=np.result_type(grad_m, A))  # (n_atoms, C, D)
+    for product, block in zip(products, offsets([p.irrep for p in products]), strict=True):
+        grad_m_L = np.ascontiguousarray(grad_m[:, :, block])  # (n_atoms, C, 2L+1)
+        for factors, M_of, folded in _folded(product):
+            product_basis_and_message_vjp_kernel(A, element_index, factors, M_of, folded, grad_m_L, grad_A)
+    return grad_A
+
+
+# ------------------------------------------------------------------ edge tensor product summed over neighbours (eq. 8)
 
 
 @cache
-def conv_table(irreps_h: tuple, irreps_Y: tuple, paths: tuple):
-    """:func:`conv_coefficients`, computed once per layer shape."""
-    return conv_coefficients(list(irreps_h), list(irreps_Y), list(paths))
-
-
-def conv_coefficients(irreps_h: list, irreps_Y: list, paths: list):
-    """Sparse Clebsch-Gordan list of all paths: (path, a into h, b into Y, c into the concatenated path outputs, value)."""
-    slices_h, slices_Y = offsets(irreps_h), offsets(irreps_Y)
+def tensor_product_coefficients(irreps_h: tuple, irreps_Y: tuple, paths: tuple):
+    """Sparse Clebsch-Gordan list of all paths, computed once per layer shape: (path, a into h, b into Y,
+    c into the concatenated path outputs, value), as five arrays, and the total width of the outputs."""
+    slices_h, slices_Y = offsets(list(irreps_h)), offsets(list(irreps_Y))
     rows, start = [], 0
-    for p, (i1, i2, (l3, _)) in enumerate(paths):
-        C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)
+    for k, (i1, i2, (l3, _)) in enumerate(paths):
+        C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
         for a, b, c in zip(*np.nonzero(C), strict=True):
-            rows.append((p, slices_h[i1].start + a, slices_Y[i2].start + b, start + c, C[a, b, c]))
+            rows.append((k, slices_h[i1].start + a, slices_Y[i2].start + b, start + c, C[a, b, c]))
         start += 2 * l3 + 1
     table = np.array(rows, dtype=np.float64).reshape(-1, 5)
-    return (
-        table[:, 0].astype(np.int64),
-        table[:, 1].astype(np.int64),
-        table[:, 2].astype(np.int64),
-        table[:, 3].astype(np.int64),
-        np.ascontiguousarray(table[:, 4]),
-        start,
-    )
+    columns = [np.ascontiguousarray(table[:, q].astype(np.int64)) for q in range(4)]
+    return (*columns, np.ascontiguousarray(table[:, 4]), start)
 
 
 @njit_parallel
-def conv_aggregate_forward(h, Y, R, senders, receiver_offsets, path, a_idx, b_idx, c_idx, value, out):
+def edge_tensor_product_sum_kernel(h, Y, R, senders, receiver_offsets, path, a_idx, b_idx, c_idx, value, out):
     """out[i, u, c] = sum_{e into i} R[e, path, u] sum_{ab} C[a, b, c] h[sender(e), u, a] Y[e, b].
 
     Edges are sorted by receiver: receiver_offsets[i]..receiver_offsets[i+1] are the edges into atom i.
@@ -167,7 +204,7 @@ def conv_aggregate_forward(h, Y, R, senders, receiver_offsets, path, a_idx, b_id
 
 
 @njit_parallel
-def conv_aggregate_backward(
+def edge_tensor_product_sum_vjp_kernel(
     h,
     Y,
     R,
@@ -184,7 +221,8 @@ def conv_aggregate_backward(
     grad_Y,
     grad_R,
 ):
-    """VJP of :func:`conv_aggregate_forward` with respect to h (on the senders), Y and R (per edge); overwrites them.
+    """VJP of :func:`edge_tensor_product_sum_kernel` with respect to h (on the senders), Y and R (per edge);
+    overwrites them.
 
     Parallel over senders j: edges_by_sender[sender_offsets[j]:sender_offsets[j+1]] are the edges leaving j, so each
     thread writes only grad_h[j] and the rows of its own edges.
@@ -203,7 +241,7 @@ def conv_aggregate_backward(
             for q in range(len(value)):
                 p, a, b, c, v = path[q], a_idx[q], b_idx[q], c_idx[q], value[q]
                 y = Y[e, b]
-                acc_Y = 0.0
+                acc_Y = 0.0 * y
                 for u in range(C):
                     g = grad_out[i, u, c]
                     rg = R[e, p, u] * g
@@ -213,11 +251,39 @@ def conv_aggregate_backward(
                 grad_Y[e, b] += acc_Y
 
 
+def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s) -> list[np.ndarray]:
+    """Replaces :func:`macetutor.basis.edge_tensor_product_sum`: one (n_atoms, C, 2l3+1) neighbour sum per path."""
+    path, a, b, c, value, width = tensor_product_coefficients(tuple(s.irreps_in), tuple(s.irreps_Y), tuple(s.paths))
+    receiver_offsets = np.searchsorted(receivers, np.arange(n_atoms + 1))  # edges are sorted by receiver
+    out = np.zeros((n_atoms, h_up.shape[1], width), dtype=np.result_type(h_up, Y, R))  # (n_atoms, C, width)
+    edge_tensor_product_sum_kernel(
+        h_up, Y, np.ascontiguousarray(R), senders, receiver_offsets, path, a, b, c, value, out
+    )
+    bounds = np.cumsum([0] + [path.irrep.dim for path in s.paths])
+    return [out[:, :, bounds[k] : bounds[k + 1]] for k in range(len(s.paths))]
+
+
+def edge_tensor_product_sum_vjp(grad_M, h_up, Y, R, senders, receivers, s):
+    """Replaces :func:`macetutor.basis.edge_tensor_product_sum_vjp`: (dE/dh_up, dE/dY, dE/dR)."""
+    path, a, b, c, value, width = tensor_product_coefficients(tuple(s.irreps_in), tuple(s.irreps_Y), tuple(s.paths))
+    R = np.ascontiguousarray(R)
+    grad_out = np.ascontiguousarray(np.concatenate(grad_M, axis=2))  # (n_atoms, C, width)
+    dtype = np.result_type(grad_out, h_up, Y, R)
+    grad_h = np.empty(h_up.shape, dtype=dtype)  # the kernel writes every entry
+    grad_Y, grad_R = np.empty(Y.shape, dtype=dtype), np.empty(R.shape, dtype=dtype)
+    edges_by_sender = np.argsort(senders, kind="stable")  # each thread of the kernel owns one sender
+    sender_offsets = np.searchsorted(senders[edges_by_sender], np.arange(len(h_up) + 1))
+    edge_tensor_product_sum_vjp_kernel(
+        h_up, Y, R, receivers, edges_by_sender, sender_offsets, path, a, b, c, value, grad_out, grad_h, grad_Y, grad_R
+    )
+    return grad_h, grad_Y, grad_R
+
+
 # ------------------------------------------------------------------ edge harmonics and radial basis
 
 
 @njit_parallel
-def edge_harmonics(vectors, diag, a, b, l_max, Y, dY):
+def spherical_harmonics_with_gradient_kernel(vectors, diag, a, b, l_max, Y, dY):
     """Y_lm(v/|v|) ('component', e3nn order) and dY/dv for every edge: the recurrence of so3._solid_harmonics.
 
     diag[m] = P_mm, a[l, m], b[l, m]: the sympy-derived constants (so3._recurrence_table). Y: (n_edges, (l_max+1)^2),
@@ -276,7 +342,7 @@ def edge_harmonics(vectors, diag, a, b, l_max, Y, dY):
 
 
 @njit_parallel
-def edge_radial(lengths, r_max, num_bessel, p, out, dout):
+def radial_basis_with_derivative_kernel(lengths, r_max, num_bessel, p, out, dout):
     """out[e, n] = b_n(r) f_p(r) (Bessel times envelope) and dout = d out / dr, per edge (radial.py's formulas)."""
     prefactor = np.sqrt(2.0 / r_max)
     for e in numba.prange(len(lengths)):
@@ -294,6 +360,29 @@ def edge_radial(lengths, r_max, num_bessel, p, out, dout):
             dbn = prefactor * (w * np.cos(w * r) / r - np.sin(w * r) / (r * r))
             out[e, n] = bn * f
             dout[e, n] = dbn * f + bn * df
+
+
+def spherical_harmonics_with_gradient(l, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Replaces :func:`macetutor.so3.spherical_harmonics_with_gradient` for ``l = [0, 1, ..., l_max]`` (normalised
+    directions, 'component'): Y (n_edges, (l_max+1)^2) and dY/dv (n_edges, (l_max+1)^2, 3)."""
+    from macetutor.so3 import _recurrence_table
+
+    l_max = max(l)
+    if list(l) != list(range(l_max + 1)):
+        raise ValueError(f"the numba harmonics need l = 0..l_max, got {l}")
+    table = _recurrence_table(l_max)
+    n_edges, D = len(vectors), (l_max + 1) ** 2
+    Y, dY = np.zeros((n_edges, D)), np.zeros((n_edges, D, 3))
+    diagonal = np.ascontiguousarray(np.diagonal(table[0]))
+    spherical_harmonics_with_gradient_kernel(np.ascontiguousarray(vectors), diagonal, table[1], table[2], l_max, Y, dY)
+    return Y, dY
+
+
+def radial_basis_with_derivative(r: np.ndarray, r_max: float, num_bessel: int, p: int):
+    """Replaces :func:`macetutor.radial.radial_basis_with_derivative`: b(r) f(r) and its r-derivative."""
+    out, dout = np.zeros((len(r), num_bessel)), np.zeros((len(r), num_bessel))
+    radial_basis_with_derivative_kernel(np.ascontiguousarray(r), float(r_max), num_bessel, p, out, dout)
+    return out, dout
 
 
 # ------------------------------------------------------------------ neighbour search (cell list)

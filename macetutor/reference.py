@@ -20,8 +20,7 @@ import json
 
 import numpy as np
 
-from macetutor.cg import generalized_clebsch_gordan
-from macetutor.irreps import irreps_string, to_e3nn_layout
+from macetutor.irreps import to_e3nn_layout
 
 __all__ = ["dump"]
 
@@ -29,7 +28,7 @@ _LAYOUT = "(n_atoms, C, sum(2l+1)): channels, then the irrep blocks side by side
 
 
 def dump(model, positions, numbers, cell=None, pbc=False, path="reference.npz") -> dict:
-    """Evaluate ``model`` and write every intermediate to ``path``; returns the index (name -> description)."""
+    """Evaluate ``model`` (NumPy backend: B is formed) and write every intermediate to ``path``; returns the index."""
     result = model.evaluate(positions, numbers, cell, pbc)
     arrays, index = {}, {}
 
@@ -59,29 +58,29 @@ def dump(model, positions, numbers, cell=None, pbc=False, path="reference.npz") 
         "radial_basis": "(n_edges, num_bessel) Bessel basis times envelope",
     }
     for key, text in edge_text.items():
-        put(f"edges/{key}", result.edges[key], text)
-    for t, layer in enumerate(result.intermediates):
+        put(f"edges/{key}", getattr(result.graph, key), text)
+    for t, (layer, w) in enumerate(zip(result.intermediates, model.weights.layers, strict=True)):
         p = f"layer{t}/"
-        put(p + "h_in", layer["h_in"], f"h^({t}) {_LAYOUT}; irreps {layer['irreps_in']}")
-        put(p + "h_up", layer["h_up"], f"linear_up(h^({t})) {_LAYOUT}")
-        put(p + "R", layer["R"], "(n_edges, n_paths, C) radial weights of each tensor-product path")
-        put(p + "A", layer["A"], f"atomic basis, eq. (8) {_LAYOUT}; irreps {layer['irreps_A']}")
-        put(p + "A_e3nn", to_e3nn_layout(layer["A"], layer["irreps_A"]), "A in e3nn's layout (n_atoms, sum C(2l+1))")
-        for key, by_nu in layer["B"].items():
-            irrep = next(ir for ir in layer["irreps_out"] if irreps_string(1, [ir])[2:] == key)
-            for nu, B in by_nu.items():
-                put(p + f"B/{key}/nu{nu}", B, f"product basis, eq. (10): (n_atoms, C, n_paths, 2L+1), L = {key}")
+        put(p + "h_in", layer.h_in, f"h^({t}) {_LAYOUT}; irreps {layer.irreps_in}")
+        put(p + "h_up", layer.h_up, f"linear_up(h^({t})) {_LAYOUT}")
+        put(p + "R", layer.R, "(n_edges, n_paths, C) radial weights of each tensor-product path")
+        put(p + "A", layer.A, f"atomic basis, eq. (8) {_LAYOUT}; irreps {layer.irreps_A}")
+        put(p + "A_e3nn", to_e3nn_layout(layer.A, layer.irreps_A), "A in e3nn's layout (n_atoms, sum C(2l+1))")
+        for product in w.products:
+            L = str(product.irrep)
+            for nu, U in enumerate(product.U, start=1):
                 put(
-                    f"U/layer{t}/{key}/nu{nu}",
-                    generalized_clebsch_gordan(layer["irreps_A"], irrep, nu),
-                    "generalised Clebsch-Gordan U[M, a_1..a_nu, path] defining B",
+                    p + f"B/{L}/nu{nu}",
+                    layer.B[product.irrep][nu],
+                    f"product basis, eq. (10): (n_atoms, C, n_paths, 2L+1), L = {L}",
                 )
-        put(p + "message", layer["message"], f"message m, eq. (11) {_LAYOUT}; irreps {layer['irreps_out']}")
-        if layer["self_connection"] is not None:
-            put(p + "self_connection", layer["self_connection"], f"W_z h^({t}) of eq. (12) {_LAYOUT}")
-        put(p + "h", layer["h"], f"h^({t + 1}), eq. (12) {_LAYOUT}; irreps {layer['irreps_out']}")
-        put(p + "h_e3nn", to_e3nn_layout(layer["h"], layer["irreps_out"]), "h in e3nn's layout (n_atoms, sum C(2l+1))")
-        put(p + "node_energy", layer["node_energy"], f"(n_atoms,) readout E_i^({t}) before scale and shift")
+                put(f"U/layer{t}/{L}/nu{nu}", U, "generalised Clebsch-Gordan U[M, a_1..a_nu, path] defining B")
+        put(p + "message", layer.message, f"message m, eq. (11) {_LAYOUT}; irreps {layer.irreps_out}")
+        if layer.self_connection is not None:
+            put(p + "self_connection", layer.self_connection, f"W_z h^({t}) of eq. (12) {_LAYOUT}")
+        put(p + "h", layer.h, f"h^({t + 1}), eq. (12) {_LAYOUT}; irreps {layer.irreps_out}")
+        put(p + "h_e3nn", to_e3nn_layout(layer.h, layer.irreps_out), "h in e3nn's layout (n_atoms, sum C(2l+1))")
+        put(p + "node_energy", layer.node_energy, f"(n_atoms,) readout E_i^({t}) before scale and shift")
     with open(path, "wb") as f:
         np.savez(
             f,

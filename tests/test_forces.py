@@ -7,6 +7,8 @@ from test_model import CONFIG, NUMBERS, POSITIONS
 
 import macetutor as mt
 from macetutor import basis, product, radial
+from macetutor.cg import generalized_clebsch_gordan
+from macetutor.config import tensor_product_paths
 from macetutor.gradcheck import check_vjp
 from macetutor.irreps import spherical_harmonics_irreps
 from macetutor.model import MACE, MACEConfig
@@ -46,23 +48,23 @@ def test_radial_blocks(rng):
     x = rng.standard_normal((10, 8))
 
     def vjp(x, g):
-        _, pre = radial.radial_mlp_with_activations(x, weights)
-        return radial.radial_mlp_backward(g, pre, weights)
+        _, pre = radial.radial_mlp(x, weights)
+        return radial.radial_mlp_vjp(g, pre, weights)
 
-    assert_derivative(lambda x: radial.radial_mlp(x, weights), vjp, x)
+    assert_derivative(lambda x: radial.radial_mlp(x, weights)[0], vjp, x)
 
 
 def test_linear_and_self_connection(rng):
     irreps = [(0, 1), (1, -1), (2, 1)]
     W = [rng.standard_normal((4, 3)) for _ in irreps]
     x = rng.standard_normal((5, 4, 9))
-    assert_derivative(lambda x: basis.linear(x, irreps, W), lambda x, g: basis.linear_backward(g, irreps, W), x)
+    assert_derivative(lambda x: basis.linear(x, irreps, W), lambda x, g: basis.linear_vjp(g, irreps, W), x)
     z = np.array([0, 1, 1, 0, 2])
     irreps_out = [(0, 1), (1, -1)]
     W_skip = [rng.standard_normal((4, 3, 6)) for _ in irreps_out]
     assert_derivative(
-        lambda x: basis.skip_connection(x, irreps, irreps_out, z, W_skip),
-        lambda x, g: basis.skip_connection_backward(g, irreps, irreps_out, z, W_skip),
+        lambda x: basis.self_connection(x, irreps, irreps_out, z, W_skip),
+        lambda x, g: basis.self_connection_vjp(g, irreps, irreps_out, z, W_skip),
         x,
     )
 
@@ -70,7 +72,7 @@ def test_linear_and_self_connection(rng):
 def test_edge_tensor_product_and_atomic_basis(rng):
     irreps_h, irreps_Y = [(0, 1), (1, -1)], spherical_harmonics_irreps(2)
     target = spherical_harmonics_irreps(2)
-    paths = basis.conv_paths(irreps_h, irreps_Y, target)
+    paths = tensor_product_paths(irreps_h, irreps_Y, target)
     n_e, C = 7, 3
     h, Y, R = rng.standard_normal((n_e, C, 4)), rng.standard_normal((n_e, 9)), rng.standard_normal((n_e, len(paths), C))
 
@@ -83,7 +85,7 @@ def test_edge_tensor_product_and_atomic_basis(rng):
         sizes = [C * (2 * irrep[0] + 1) for _, _, irrep in paths]
         blocks = np.split(g, np.cumsum(sizes)[:-1], axis=1)
         g_phi = [b.reshape(n_e, C, -1) for b in blocks]
-        return basis.edge_tensor_product_backward(g_phi, h, Y, R, irreps_h, irreps_Y, paths)
+        return basis.edge_tensor_product_vjp(g_phi, h, Y, R, irreps_h, irreps_Y, paths)
 
     assert_derivative(lambda h: phi(h, Y, R), lambda h, g: grads(h, Y, R, g)[0], h)
     assert_derivative(lambda Y: phi(h, Y, R), lambda Y, g: grads(h, Y, R, g)[1], Y)
@@ -93,12 +95,13 @@ def test_edge_tensor_product_and_atomic_basis(rng):
     phis = basis.edge_tensor_product(h, Y, R, irreps_h, irreps_Y, paths)
     sizes = [p.size for p in phis]
 
-    def A_of(flat):
+    def A_of(flat):  # the neighbour sum, then the mixing of the paths
         parts = [p.reshape(q.shape) for p, q in zip(np.split(flat, np.cumsum(sizes)[:-1]), phis, strict=True)]
-        return basis.atomic_basis(parts, receivers, 4, paths, target, W, 2.5)
+        return basis.mix_paths(basis.neighbor_sum(parts, receivers, 4), paths, target, W)
 
     def vjp(flat, g):
-        return np.concatenate([p.ravel() for p in basis.atomic_basis_backward(g, receivers, paths, target, W, 2.5)])
+        grad_phi = basis.neighbor_sum_vjp(basis.mix_paths_vjp(g, paths, target, W), receivers)
+        return np.concatenate([p.ravel() for p in grad_phi])
 
     assert_derivative(A_of, vjp, np.concatenate([p.ravel() for p in phis]))
 
@@ -108,17 +111,16 @@ def test_edge_tensor_product_and_atomic_basis(rng):
 def test_product_basis_and_message(nu, irrep_out, rng):
     irreps_A = spherical_harmonics_irreps(2)
     A = rng.standard_normal((3, 2, 9))
+    U = generalized_clebsch_gordan(irreps_A, irrep_out, nu)
     assert_derivative(
-        lambda A: product.product_basis(A, irreps_A, irrep_out, nu),
-        lambda A, g: product.product_basis_backward(g, A, irreps_A, irrep_out, nu),
+        lambda A: product.product_basis(A, U),
+        lambda A, g: product.product_basis_vjp(g, A, U),
         A,
     )
-    B = {nu: product.product_basis(A, irreps_A, irrep_out, nu)}
+    B = {nu: product.product_basis(A, U)}
     W = {nu: rng.standard_normal((2, B[nu].shape[2], 2))}
     z = np.array([1, 0, 1])
-    assert_derivative(
-        lambda b: product.message({nu: b}, W, z), lambda b, g: product.message_backward(g, W, z)[nu], B[nu]
-    )
+    assert_derivative(lambda b: product.message({nu: b}, W, z), lambda b, g: product.message_vjp(g, W, z)[nu], B[nu])
 
 
 # ---------------------------------------------------------------- end to end

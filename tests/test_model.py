@@ -46,16 +46,16 @@ def test_every_intermediate_is_equivariant_under_O3(model, rng):
         moved = model.evaluate(POSITIONS @ R.T, NUMBERS)
         assert moved.energy == pytest.approx(base.energy, rel=1e-13)
         for layer, layer_moved in zip(base.intermediates, moved.intermediates, strict=True):
-            D_A = wigner_D_irreps(layer["irreps_A"], R)
-            D_out = wigner_D_irreps(layer["irreps_out"], R)
-            assert relative_residual(layer_moved["A"], layer["A"] @ D_A.T) <= EQUIVARIANCE_RTOL
-            assert relative_residual(layer_moved["message"], layer["message"] @ D_out.T) <= EQUIVARIANCE_RTOL
-            assert relative_residual(layer_moved["h"], layer["h"] @ D_out.T) <= EQUIVARIANCE_RTOL
-            for irrep in layer["irreps_out"]:
+            D_A = wigner_D_irreps(layer.irreps_A, R)
+            D_out = wigner_D_irreps(layer.irreps_out, R)
+            assert relative_residual(layer_moved.A, layer.A @ D_A.T) <= EQUIVARIANCE_RTOL
+            assert relative_residual(layer_moved.message, layer.message @ D_out.T) <= EQUIVARIANCE_RTOL
+            assert relative_residual(layer_moved.h, layer.h @ D_out.T) <= EQUIVARIANCE_RTOL
+            for irrep in layer.irreps_out:
                 key = mt.irreps.irreps_string(1, [irrep])[2:]
                 D_L = wigner_D_irreps([irrep], R)
-                for nu, B in layer["B"][key].items():
-                    assert relative_residual(layer_moved["B"][key][nu], B @ D_L.T) <= EQUIVARIANCE_RTOL, (key, nu)
+                for nu, B in layer.B[irrep].items():
+                    assert relative_residual(layer_moved.B[irrep][nu], B @ D_L.T) <= EQUIVARIANCE_RTOL, (key, nu)
 
 
 def test_energy_is_invariant_to_translation_and_permutation(model, rng):
@@ -80,7 +80,7 @@ def test_energy_bookkeeping(model):
     result = model.evaluate(POSITIONS, NUMBERS)
     E0 = np.array(CONFIG.atomic_energies)[[CONFIG.elements.index(z) for z in NUMBERS]]
     np.testing.assert_allclose(result.node_energies, E0 + result.node_interaction_energies, rtol=1e-15)
-    layer_sum = sum(layer["node_energy"] for layer in result.intermediates)
+    layer_sum = sum(layer.node_energy for layer in result.intermediates)
     np.testing.assert_allclose(result.node_interaction_energies, CONFIG.scale * layer_sum + CONFIG.shift, rtol=1e-14)
     assert result.energy == pytest.approx(np.sum(result.node_energies), rel=1e-15)
 
@@ -88,7 +88,7 @@ def test_energy_bookkeeping(model):
 def test_a_single_atom_has_only_its_self_energy_and_shift(model):
     result = model.evaluate(np.zeros((1, 3)), [8])
     layer0 = result.intermediates[0]
-    assert np.all(layer0["A"] == 0) and all(np.all(B == 0) for B in layer0["B"]["0e"].values())
+    assert np.all(layer0.A == 0) and all(np.all(B == 0) for B in layer0.B[0, 1].values())
 
 
 @pytest.mark.parametrize("irrep_out", [(0, 1), (1, -1), (2, 1)])
@@ -213,9 +213,9 @@ def test_reference_dump_holds_every_intermediate(model, tmp_path):
     with np.load(path) as data:
         assert json.loads(str(data["index"])) == index
         assert set(index) <= set(data.files)
-        np.testing.assert_array_equal(data["layer0/A"], result.intermediates[0]["A"])
-        np.testing.assert_array_equal(data["layer1/B/0e/nu2"], result.intermediates[1]["B"]["0e"][2])
-        np.testing.assert_array_equal(data["layer1/h"], result.intermediates[1]["h"])
+        np.testing.assert_array_equal(data["layer0/A"], result.intermediates[0].A)
+        np.testing.assert_array_equal(data["layer1/B/0e/nu2"], result.intermediates[1].B[0, 1][2])
+        np.testing.assert_array_equal(data["layer1/h"], result.intermediates[1].h)
         assert float(data["energy"]) == result.energy
         # B is U contracted with nu copies of A (eq. 10): check one entry from the stored arrays alone
         U, A = data["U/layer0/1o/nu2"], data["layer0/A"]

@@ -32,7 +32,7 @@ def test_energy_and_features_equal_mace_torch(architecture, structure):
         np.testing.assert_allclose(result.node_energies, ref[p + "node_energy"], rtol=1e-12, atol=1e-12)
         for t, layer in enumerate(result.intermediates):
             h_ref = ref[p + f"h{t}"]
-            h = to_e3nn_layout(layer["h"], layer["irreps_out"])
+            h = to_e3nn_layout(layer.h, layer.irreps_out)
             assert np.max(np.abs(h - h_ref)) <= ENERGY_RTOL * max(np.max(np.abs(h_ref)), 1e-12)
 
 

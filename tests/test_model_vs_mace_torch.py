@@ -40,11 +40,11 @@ def test_energy_and_every_layer_agree(pair, structure):
     print(f"{name} {structure}: relative energy error {error:.2e}")
     assert error <= RTOL
     for t, layer in enumerate(result.intermediates):
-        A = to_e3nn_layout(layer["A"], layer["irreps_A"])
+        A = to_e3nn_layout(layer.A, layer.irreps_A)
         A_ref = ref["A"][t].reshape(len(A), -1)  # mace-torch returns A as (n, C, D): compare in (n, C, D) order
-        A_ours = layer["A"].reshape(len(A), -1)
+        A_ours = layer.A.reshape(len(A), -1)
         assert np.max(np.abs(A_ours - A_ref)) <= RTOL * max(np.max(np.abs(A_ref)), 1e-12)
-        h = to_e3nn_layout(layer["h"], layer["irreps_out"])
+        h = to_e3nn_layout(layer.h, layer.irreps_out)
         assert np.max(np.abs(h - ref["h"][t])) <= RTOL * max(np.max(np.abs(ref["h"][t])), 1e-12)
 
 
@@ -59,7 +59,7 @@ def test_the_product_weights_map_is_a_signed_identity_and_U_counts_match(pair):
         for irrep, contraction in zip(s.irreps_out, prod.symmetric_contractions.contractions, strict=True):
             for nu in range(1, contraction.correlation + 1):
                 U_torch = getattr(contraction, f"U_matrix_{nu}").numpy()
-                U_ours = generalized_clebsch_gordan(s.irreps_target, irrep, nu)
+                U_ours = generalized_clebsch_gordan(s.irreps_A, irrep, nu)
                 assert U_ours.shape[-1] == U_torch.shape[-1]
                 ours_flat, torch_flat = U_ours.reshape(-1, U_ours.shape[-1]), U_torch.reshape(-1, U_torch.shape[-1])
                 signs = np.sign(np.sum(ours_flat * torch_flat, axis=0))

@@ -176,7 +176,7 @@ def from_mace_torch(model) -> MACE:
                 start : start + size
             ].reshape(ins.path_shape)
             start += size
-        skip_in, skip_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_target, s.irreps_target)
+        skip_in, skip_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_A, s.irreps_A)
         for b, irrep in enumerate(ir for ir in skip_out if ir in skip_in):
             P[p + f"skip.{b}"] = by_irrep[irrep]
         # product basis: W_ours = T W_torch with U_torch = U_ours T
@@ -186,7 +186,7 @@ def from_mace_torch(model) -> MACE:
             for nu in range(1, corr + 1):
                 W_torch = contraction.weights_max if nu == corr else contraction.weights[corr - 1 - nu]
                 W_torch = _np(W_torch)  # (n_el, K, C)
-                U_ours = generalized_clebsch_gordan(s.irreps_target, irrep, nu)
+                U_ours = generalized_clebsch_gordan(s.irreps_A, irrep, nu)
                 K = U_ours.shape[-1]
                 U_torch = _np(getattr(contraction, f"U_matrix_{nu}")).reshape(-1, K)
                 T_map, *_ = np.linalg.lstsq(U_ours.reshape(-1, K), U_torch, rcond=None)  # (K, K)

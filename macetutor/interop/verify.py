@@ -35,8 +35,8 @@ def compare(torch_model, positions, numbers, cell=None, pbc=False) -> list[tuple
     ]
     n = len(numbers)
     for t, layer in enumerate(ours.intermediates):
-        rows.append(row(f"layer {t}: A (eq. 8)", layer["A"].reshape(n, -1), reference["A"][t].reshape(n, -1)))
-        rows.append(row(f"layer {t}: h (eq. 12)", to_e3nn_layout(layer["h"], layer["irreps_out"]), reference["h"][t]))
+        rows.append(row(f"layer {t}: A (eq. 8)", layer.A.reshape(n, -1), reference["A"][t].reshape(n, -1)))
+        rows.append(row(f"layer {t}: h (eq. 12)", to_e3nn_layout(layer.h, layer.irreps_out), reference["h"][t]))
     rows.append(row("forces", ours.forces, reference["forces"]))
     if periodic and "stress" in reference:
         rows.append(row("stress", ours.stress, reference["stress"]))

@@ -1,0 +1,3 @@
+"""The package version (its own module, so that modules needing it do not import the package top level)."""
+
+__version__ = "0.1.0"

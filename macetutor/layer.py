@@ -1,0 +1,85 @@
+"""One interaction layer of MACE, eqs. (8)-(13) in the paper's order, and its reverse pass.
+
+    A        = atomic_basis(h^(t))                    eq. (8); eq. (9) in the first layer     macetutor.basis
+    B, m     = product_basis_and_message(A)           eqs. (10) and (11)                      macetutor.product
+    h^(t+1)  = update(m, h^(t))                       eq. (12)                                 macetutor.readout
+    E^(t)    = readout(h^(t+1))                       eq. (13)                                 macetutor.readout
+
+:func:`interaction_layer_vjp` runs the same four steps backwards, each through the VJP written beside its
+forward. The backend (``macetutor.backends``) decides only how the two hot loops run (the neighbour sum of
+eq. 8 and the product basis of eqs. 10-11): the NumPy specification or the numba kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from macetutor.basis import AtomicBasis, atomic_basis, atomic_basis_vjp
+from macetutor.readout import readout, readout_vjp, update, update_vjp
+
+__all__ = ["LayerValues", "interaction_layer", "interaction_layer_vjp"]
+
+
+@dataclass(frozen=True, eq=False)
+class LayerValues:
+    """Every array interaction layer t computed (macetutor's layout: (n_atoms, C, sum(2l+1)), blocks side by side)."""
+
+    t: int  # the layer, counted from 0
+    irreps_in: list  # blocks of h_in
+    irreps_A: list  # blocks of A
+    irreps_out: list  # blocks of message and h
+    h_in: np.ndarray  # (n_atoms, C, dim_in): h^(t)
+    h_up: np.ndarray  # (n_atoms, C, dim_in): W_up h^(t), the h~ of eq. (8)
+    R: np.ndarray  # (n_edges, n_paths, C): the radial functions of eq. (8)
+    A: np.ndarray  # (n_atoms, C, dim_A): the atomic basis, eq. (8)
+    B: dict | None  # {irrep: {nu: (n_atoms, C, n_paths, 2L+1)}}: the product basis, eq. (10); None on numba
+    message: np.ndarray  # (n_atoms, C, dim_out): m, eq. (11)
+    self_connection: np.ndarray | None  # (n_atoms, C, dim_out): W_z h^(t) of eq. (12) (residual layers)
+    h: np.ndarray  # (n_atoms, C, dim_out): h^(t+1), eq. (12)
+    node_energy: np.ndarray  # (n_atoms,): E_i^(t), eq. (13), before scale and shift
+
+
+@dataclass(frozen=True, eq=False)
+class _Saved:
+    """What the reverse pass needs beyond :class:`LayerValues` (pre-activations of the two MLPs)."""
+
+    radial_pre: list
+    readout_pre: np.ndarray | None
+
+
+def interaction_layer(h: np.ndarray, graph, w, s, config, backend) -> tuple[LayerValues, _Saved]:
+    """Layer t: h^(t) -> (A, B, m, h^(t+1), E^(t)). See the module docstring for the four steps.
+
+    Parameters:
+        h: (n_atoms, C, dim_in); graph: :class:`macetutor.graph.Graph`; w: :class:`macetutor.parameters.LayerWeights`;
+        s: :class:`macetutor.config.LayerShapes`; config: :class:`macetutor.MACEConfig`;
+        backend: :class:`macetutor.backends.Backend`.
+    """
+    z = graph.element_index
+    basis = atomic_basis(h, graph, w, s, config, backend)  # eqs. (8)-(9)
+    m, B = backend.product_basis_and_message(basis.A, z, w.products)  # eqs. (10)-(11)
+    h_new, sc = update(m, h, z, w, s)  # eq. (12)
+    E_t, readout_pre = readout(h_new, w.readout, config.readout_activation_constant)  # eq. (13)
+    values = LayerValues(
+        s.t, s.irreps_in, s.irreps_A, s.irreps_out, h, basis.h_up, basis.R, basis.A, B, m, sc, h_new, E_t
+    )
+    return values, _Saved(basis.radial_pre, readout_pre)
+
+
+def interaction_layer_vjp(grad_E_t, grad_h_new, values: LayerValues, saved: _Saved, graph, w, s, config, backend):
+    """The reverse of :func:`interaction_layer`: from dE/dE_i^(t) (n,) and dE/dh^(t+1) (what the later layers sent
+    back) to dE/dh^(t), dE/dY and dE/d(radial basis) of this layer.
+    """
+    z = graph.element_index
+    grad_h_new = grad_h_new + readout_vjp(
+        grad_E_t, saved.readout_pre, w.readout, config.readout_activation_constant, values.h.shape
+    )  # eq. (13)
+    grad_m, grad_h_self = update_vjp(grad_h_new, z, w, s)  # eq. (12)
+    grad_A = backend.product_basis_and_message_vjp(grad_m, values.A, z, w.products)  # eqs. (11)-(10)
+    basis = AtomicBasis(values.A, values.h_up, values.R, saved.radial_pre)
+    grad_h, grad_Y, grad_radial_basis = atomic_basis_vjp(grad_A, basis, graph, w, s, config, backend)  # eqs. (9)-(8)
+    if grad_h_self is not None:
+        grad_h = grad_h + grad_h_self
+    return grad_h, grad_Y, grad_radial_basis

@@ -1,0 +1,143 @@
+"""The weights of a MACE model as small typed structures, and the name of every array in the model file.
+
+A model's learnable parameters are a flat mapping ``name -> array`` (the names of the ``.npz`` file, e.g.
+``"layer0.radial.2"``); the code that computes works with typed structures instead:
+
+    Weights                        embedding W_emb (n_elements, C), E0 (n_elements,), layers
+      LayerWeights (one per layer) W_up, radial, W_paths, W_self, products, W_update, readout
+        ProductWeights (per irrep  irrep (L, p); U (constant) and W (learnable), one per correlation order nu
+                        of h^(t+1))
+
+Each class defines its names in ``from_named`` (name -> array, with the shape it must have) and gives them back
+in ``named`` (array -> name), the two written side by side; nothing parses a name.
+
+The generalised Clebsch-Gordan tensors U are constants, not parameters: by default macetutor's exact ones
+(sympy), or the ones stored in a model file (``constants``) where an imported model carries its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from macetutor.cg import generalized_clebsch_gordan
+from macetutor.config import LayerShapes, MACEConfig, layer_shapes
+from macetutor.irreps import Irrep
+
+__all__ = ["Weights", "LayerWeights", "ProductWeights", "parameter_shapes"]
+
+# get(name, shape) -> the array of that name (checked to have that shape by the caller)
+Getter = Callable[[str, tuple], np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class ProductWeights:
+    """Eqs. (10)-(11) for one output irrep (L, p): U^(nu) defines B^(nu), W^(nu)_{z, eta, k} weights it."""
+
+    irrep: Irrep
+    U: tuple  # nu = 1..nu_max: (2L+1, D, ..., D, n_paths), constant
+    W: tuple  # nu = 1..nu_max: (n_elements, n_paths, C), learnable
+
+    @classmethod
+    def from_named(cls, get: Getter, prefix: str, s: LayerShapes, irrep, n_elements, C, constants) -> ProductWeights:
+        U, W = [], []
+        for nu in range(1, s.correlation + 1):
+            name_U = f"{prefix}U.{Irrep(*irrep)}.nu{nu}"
+            U_nu = constants[name_U] if name_U in constants else generalized_clebsch_gordan(s.irreps_A, irrep, nu)
+            U.append(U_nu)
+            W.append(get(f"{prefix}product.{Irrep(*irrep)}.nu{nu}", (n_elements, U_nu.shape[-1], C)))
+        return cls(Irrep(*irrep), tuple(U), tuple(W))
+
+    def named(self, prefix: str) -> dict:
+        return {f"{prefix}product.{self.irrep}.nu{nu}": W for nu, W in enumerate(self.W, start=1)}
+
+
+@dataclass(frozen=True, eq=False)
+class LayerWeights:
+    """The learnable weights of interaction layer t, grouped by the equation that uses them."""
+
+    W_up: tuple  # eq. (8): W h_j, one (C, C) per block of h^(t)                     file: linear_up.{b}
+    radial: tuple  # eq. (8): the radial MLP R(r_ij), [(h_0, h_1), ..., (h_L-1, h_L)] file: radial.{k}
+    W_paths: tuple  # eq. (8): one (C, C) per tensor-product path, mixing into A       file: linear.{k}
+    W_self: tuple  # eq. (12)'s W_{z_i} h^(t) (residual layer) or the first layer's mixing of A: (C, n_elements, C)
+    # per irrep present in both input and output                                     file: skip.{b}
+    products: tuple  # eqs. (10)-(11): one ProductWeights per irrep of h^(t+1)          file: product.{L}.nu{nu}
+    W_update: tuple  # eq. (12): W m, one (C, C) per block of h^(t+1)                   file: product_linear.{b}
+    readout: tuple  # eq. (13): ((C, 1),) linear, or ((C, mlp_width), (mlp_width, 1)) file: readout[.1, .2]
+
+    @classmethod
+    def from_named(cls, get: Getter, config: MACEConfig, s: LayerShapes, constants) -> LayerWeights:
+        p, C, n_el = f"layer{s.t}.", config.channels, len(config.elements)
+        widths = [config.num_bessel, *config.radial_mlp, len(s.paths) * C]
+        self_in, self_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_A, s.irreps_A)
+        n_self = sum(1 for irrep in self_out if irrep in self_in)
+        if s.readout == "linear":
+            readout_names = {p + "readout": (C, 1)}
+        else:
+            readout_names = {p + "readout.1": (C, config.mlp_width), p + "readout.2": (config.mlp_width, 1)}
+        return cls(  # (the arguments are evaluated in this order: the order of the names in a model file)
+            W_up=tuple(get(p + f"linear_up.{b}", (C, C)) for b in range(len(s.irreps_in))),
+            radial=tuple(get(p + f"radial.{k}", (widths[k], widths[k + 1])) for k in range(len(widths) - 1)),
+            W_paths=tuple(get(p + f"linear.{k}", (C, C)) for k in range(len(s.paths))),
+            W_self=tuple(get(p + f"skip.{b}", (C, n_el, C)) for b in range(n_self)),
+            products=tuple(ProductWeights.from_named(get, p, s, irrep, n_el, C, constants) for irrep in s.irreps_out),
+            W_update=tuple(get(p + f"product_linear.{b}", (C, C)) for b in range(len(s.irreps_out))),
+            readout=tuple(get(name, shape) for name, shape in readout_names.items()),
+        )
+
+    def named(self, t: int) -> dict:
+        p = f"layer{t}."
+        out = {p + f"linear_up.{b}": W for b, W in enumerate(self.W_up)}
+        out |= {p + f"radial.{k}": W for k, W in enumerate(self.radial)}
+        out |= {p + f"linear.{k}": W for k, W in enumerate(self.W_paths)}
+        out |= {p + f"skip.{b}": W for b, W in enumerate(self.W_self)}
+        for product in self.products:
+            out |= product.named(p)
+        out |= {p + f"product_linear.{b}": W for b, W in enumerate(self.W_update)}
+        names = ("readout",) if len(self.readout) == 1 else ("readout.1", "readout.2")
+        out |= {p + name: W for name, W in zip(names, self.readout, strict=True)}
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Weights:
+    """All weights of a model: the element embedding (eq. 9), E0, and one :class:`LayerWeights` per layer."""
+
+    embedding: np.ndarray  # (n_elements, C): W of eq. (9)                            file: embedding
+    E0: np.ndarray  # (n_elements,) eV, the isolated-atom energies                       file: E0
+    layers: tuple  # LayerWeights, t = 0..T-1
+
+    @classmethod
+    def from_named(cls, get: Getter, config: MACEConfig, constants=None) -> Weights:
+        """Build the structure, asking ``get(name, shape)`` for every learnable array (the one place names live)."""
+        constants = {} if constants is None else constants
+        n_el = len(config.elements)
+        return cls(
+            embedding=get("embedding", (n_el, config.channels)),
+            E0=get("E0", (n_el,)),
+            layers=tuple(
+                LayerWeights.from_named(get, config, layer_shapes(config, t), constants)
+                for t in range(config.num_interactions)
+            ),
+        )
+
+    def named(self) -> dict:
+        """name -> array for every learnable array, the names of :meth:`from_named`."""
+        out = {"embedding": self.embedding, "E0": self.E0}
+        for t, layer in enumerate(self.layers):
+            out |= layer.named(t)
+        return out
+
+
+def parameter_shapes(config: MACEConfig) -> dict[str, tuple]:
+    """Name and shape of every learnable array of a model with this configuration."""
+    shapes = {}
+
+    def record(name, shape):
+        shapes[name] = tuple(shape)
+        return np.zeros(shape)
+
+    Weights.from_named(record, config)
+    return shapes
