@@ -112,7 +112,7 @@ NB07 = [
     z = model.element_index(numbers)  # position of each atom's element in config.elements
     P, C, n_atoms = model.parameters, config.channels, len(numbers)
     for t, layer in enumerate(result.intermediates):
-        shapes = {name: layer[name].shape for name in ("h_in", "A", "message", "h")}
+        shapes = {name: getattr(layer, name).shape for name in ("h_in", "A", "message", "h")}
         print(f"layer {t}:", shapes)
     """,
     ),
@@ -127,18 +127,18 @@ NB07 = [
     code(r"""
     t = 1
     layer = result.intermediates[t]
-    blocks_out = mt.irreps.offsets(layer["irreps_out"])  # the slice of each output block L
+    blocks_out = mt.irreps.offsets(layer.irreps_out)  # the slice of each output block L
 
-    m = np.zeros_like(layer["message"])  # (n_atoms, C, sum(2L+1))
+    m = np.zeros_like(layer.message)  # (n_atoms, C, sum(2L+1))
     for i in range(n_atoms):
-        for L_key, block in zip(layer["B"], blocks_out, strict=True):
-            for nu, B in layer["B"][L_key].items():  # B: (n_atoms, C, n_paths, 2L+1)
-                W = P[f"layer{t}.product.{L_key}.nu{nu}"]  # (n_elements, n_paths, C)
+        for irrep, block in zip(layer.irreps_out, blocks_out, strict=True):
+            for nu, B in layer.B[irrep].items():  # B: (n_atoms, C, n_paths, 2L+1)
+                W = P[f"layer{t}.product.{irrep}.nu{nu}"]  # (n_elements, n_paths, C)
                 for k in range(C):
                     for eta in range(B.shape[2]):
                         m[i, k, block] += W[z[i], eta, k] * B[i, k, eta, :]
 
-    np.testing.assert_allclose(m, layer["message"], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(m, layer.message, rtol=1e-13, atol=1e-15)
     print("naive message == model's message; m[:, :, 0] =\n", m[:, :, 0].round(4))
     """),
     md(r"""
@@ -151,10 +151,10 @@ NB07 = [
     """),
     code(r"""
     n_elements = len(config.elements)
-    blocks_in = dict(zip(layer["irreps_in"], mt.irreps.offsets(layer["irreps_in"]), strict=True))
-    h = np.zeros_like(layer["h"])
+    blocks_in = dict(zip(layer.irreps_in, mt.irreps.offsets(layer.irreps_in), strict=True))
+    h = np.zeros_like(layer.h)
     n_skip = 0
-    for b, (irrep, block) in enumerate(zip(layer["irreps_out"], blocks_out, strict=True)):
+    for b, (irrep, block) in enumerate(zip(layer.irreps_out, blocks_out, strict=True)):
         W_lin = P[f"layer{t}.product_linear.{b}"]  # (C, C)
         W_skip = P[f"layer{t}.skip.{n_skip}"] if irrep in blocks_in else None  # (C, n_elements, C)
         n_skip += irrep in blocks_in
@@ -163,12 +163,12 @@ NB07 = [
                 for k_tilde in range(C):
                     h[i, k, block] += W_lin[k_tilde, k] * m[i, k_tilde, block] / np.sqrt(C)
                     if W_skip is not None:
-                        h_previous = layer["h_in"][i, k_tilde, blocks_in[irrep]]
+                        h_previous = layer.h_in[i, k_tilde, blocks_in[irrep]]
                         h[i, k, block] += W_skip[k_tilde, z[i], k] * h_previous / np.sqrt(C * n_elements)
 
-    np.testing.assert_allclose(h, layer["h"], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(h, layer.h, rtol=1e-13, atol=1e-15)
     print("naive h^(2) == model's h^(2)")
-    print("layer 0 (non-residual, as mace-torch's): self_connection =", result.intermediates[0]["self_connection"])
+    print("layer 0 (non-residual, as mace-torch's): self_connection =", result.intermediates[0].self_connection)
     """),
     md(r"""
     ## Readouts and the energy bookkeeping
@@ -183,12 +183,12 @@ NB07 = [
         return x / (1.0 + np.exp(-x))
 
 
-    scalars = [layer_t["h"][:, :, 0] for layer_t in result.intermediates]  # (n_atoms, C): the 0e channels
+    scalars = [layer_t.h[:, :, 0] for layer_t in result.intermediates]  # (n_atoms, C): the 0e channels
     E_layer0 = scalars[0] @ P["layer0.readout"][:, 0] / np.sqrt(C)
     hidden = config.readout_activation_constant * silu(scalars[1] @ P["layer1.readout.1"] / np.sqrt(C))
     E_layer1 = hidden @ P["layer1.readout.2"][:, 0] / np.sqrt(config.mlp_width)
     for t_, E_t in enumerate((E_layer0, E_layer1)):
-        np.testing.assert_allclose(E_t, result.intermediates[t_]["node_energy"], rtol=1e-13)
+        np.testing.assert_allclose(E_t, result.intermediates[t_].node_energy, rtol=1e-13)
 
 
     def bookkeeping(cfg, E0):
@@ -228,7 +228,7 @@ NB07 = [
     distance = np.linalg.norm(chain - chain[0], axis=1)
     changed = {}  # feature h^(t+1) -> which atoms changed
     for t_ in range(2):
-        difference = np.abs(after.intermediates[t_]["h"] - before.intermediates[t_]["h"]).max(axis=(1, 2))
+        difference = np.abs(after.intermediates[t_].h - before.intermediates[t_].h).max(axis=(1, 2))
         changed[t_ + 1] = difference > 1e-12
     print("atom  distance  h^(1) changed  h^(2) changed")
     for i in range(len(chain)):
@@ -299,7 +299,7 @@ NB08 = [
       + \sum_{lm} \frac{\partial E}{\partial Y_{lm}(\mathbf v_e)}\, \nabla Y_{lm}(\mathbf v_e),$$
 
     and $\partial E / \partial r_e$, $\partial E / \partial Y$ come from the reverse pass through every
-    layer (`MACE._backward`, written by hand, block by block, no automatic differentiation).
+    layer (`MACE.reverse_pass` and `macetutor.layer.interaction_layer_vjp`, written by hand, block by block, no automatic differentiation).
     """),
     code(
         r"""
@@ -503,8 +503,8 @@ NB09 = [
         rows = []
         for t, layer in enumerate(result.intermediates):
             n_atoms = len(positions)
-            rows.append((f"layer {t} A", layer["A"].reshape(n_atoms, -1), ref["A"][t].reshape(n_atoms, -1)))
-            rows.append((f"layer {t} h (e3nn)", mt.irreps.to_e3nn_layout(layer["h"], layer["irreps_out"]), ref["h"][t]))
+            rows.append((f"layer {t} A", layer.A.reshape(n_atoms, -1), ref["A"][t].reshape(n_atoms, -1)))
+            rows.append((f"layer {t} h (e3nn)", mt.irreps.to_e3nn_layout(layer.h, layer.irreps_out), ref["h"][t]))
         rows.append(("interaction energy", result.interaction_energy, ref["interaction_energy"]))
         rows.append(("energy", result.energy, ref["energy"]))
         rows.append(("node energies", result.node_energies, ref["node_energy"]))

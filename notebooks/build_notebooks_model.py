@@ -158,7 +158,7 @@ NB04 = [
 
     r = np.linspace(1e-3, 1.1 * r_max, 500)
     edge_features = radial.bessel_basis(r, r_max, num_bessel) * radial.polynomial_envelope(r, r_max, p)[:, None]
-    R = radial.radial_mlp(edge_features, weights)  # (500, 6)
+    R = radial.radial_mlp(edge_features, weights)[0]  # (500, 6)
     assert np.all(R[r >= r_max] == 0.0)  # no bias: zero input gives exactly zero output
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -248,7 +248,7 @@ NB05 = [
     )
     result = model.evaluate(positions, numbers)
     layer = result.intermediates[0]
-    print("irreps of A:", layer["irreps_A"], " A:", layer["A"].shape, "(atoms, channels, sum(2l+1))")
+    print("irreps of A:", layer.irreps_A, " A:", layer.A.shape, "(atoms, channels, sum(2l+1))")
     """),
     md(r"""
     ## A naive double loop
@@ -264,7 +264,7 @@ NB05 = [
     z = model.element_index(numbers)  # position of each atom's element in config.elements
     irreps_A = [(0, 1), (1, -1), (2, 1)]  # 0e + 1o + 2e: the irreps of Y_0..Y_2
     blocks = mt.irreps.offsets(irreps_A)  # where each l sits on the last axis
-    assert mt.model.layer_shapes(config, 0).paths == [(0, l, irrep) for l, irrep in enumerate(irreps_A)]
+    assert mt.config.layer_shapes(config, 0).paths == [(0, l, irrep) for l, irrep in enumerate(irreps_A)]
 
     h0 = P["embedding"][z] / np.sqrt(n_el)  # (n, C): eq. (9), one-hot element times W
     h_up = h0 @ P["layer0.linear_up.0"] / np.sqrt(C)  # (n, C): sum over k~ of W_{k k~} h_{j,k~}
@@ -301,7 +301,7 @@ NB05 = [
         W = P[f"layer0.skip.{l}"][:, z, :]  # (C, n, C)
         A_naive[:, :, block] = np.einsum("uiw,ium->iwm", W, A_naive[:, :, block]) / np.sqrt(C * n_el)
 
-    np.testing.assert_allclose(A_naive, layer["A"], atol=1e-13)
+    np.testing.assert_allclose(A_naive, layer.A, atol=1e-13)
     print("naive double loop == model, max |A| =", np.abs(A_naive).max().round(3))
     """),
     md(r"""
@@ -314,10 +314,10 @@ NB05 = [
     """),
     code(r"""
     rng = np.random.default_rng(5)
-    A = layer["A"]
+    A = layer.A
     for improper in (False, True):
         R = mt.random_rotation(rng, improper=improper)
-        A_rotated = model.evaluate(positions @ R.T, numbers).intermediates[0]["A"]
+        A_rotated = model.evaluate(positions @ R.T, numbers).intermediates[0].A
         D = mt.irreps.wigner_D_irreps(irreps_A, R)  # (9, 9)
         np.testing.assert_allclose(A_rotated, A @ D.T, atol=1e-12)
         print(f"det R = {np.linalg.det(R):+.0f}: max |A(Rx) - A(x) D^T| = {np.abs(A_rotated - A @ D.T).max():.1e}")
@@ -333,7 +333,7 @@ NB05 = [
     atom = symbols.index("O")
     labels = [f"{l},{m}" for l in range(3) for m in range(-l, l + 1)]
     R = mt.random_rotation(np.random.default_rng(7))
-    A_rotated = model.evaluate(positions @ R.T, numbers).intermediates[0]["A"]
+    A_rotated = model.evaluate(positions @ R.T, numbers).intermediates[0].A
     vmax = np.abs(A[atom]).max()
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 3), layout="constrained")
@@ -446,19 +446,19 @@ NB06 = [
     model = mt.MACE.init(config, seed=0)
     water = np.array([[0.0, 0.0, 0.0], [0.757, 0.586, 0.0], [-0.757, 0.586, 0.0]])
     layer = model.evaluate(water, [8, 1, 1]).intermediates[0]
-    A = layer["A"]  # (3 atoms, 4 channels, 9)
+    A = layer.A  # (3 atoms, 4 channels, 9)
 
-    for key, irrep in (("0e", (0, 1)), ("1o", (1, -1))):
+    for irrep in (mt.irreps.Irrep(0, 1), mt.irreps.Irrep(1, -1)):
         for nu in (1, 2, 3):
-            U = mt.generalized_clebsch_gordan(layer["irreps_A"], irrep, nu)
+            U = mt.generalized_clebsch_gordan(layer.irreps_A, irrep, nu)
             if nu == 1:
                 B = np.einsum("Mae,ika->ikeM", U, A)
             elif nu == 2:
                 B = np.einsum("Mabe,ika,ikb->ikeM", U, A, A)
             else:
                 B = np.einsum("Mabce,ika,ikb,ikc->ikeM", U, A, A, A)
-            np.testing.assert_allclose(B, layer["B"][key][nu], atol=1e-13)
-            print(f"B[{key}][nu={nu}]: {B.shape} (atoms, channels, paths, 2L+1) == model")
+            np.testing.assert_allclose(B, layer.B[irrep][nu], atol=1e-13)
+            print(f"B[{irrep}][nu={nu}]: {B.shape} (atoms, channels, paths, 2L+1) == model")
     """),
     md(r"""
     ## How many invariants?
@@ -562,7 +562,7 @@ NB06 = [
 
     def invariants(neighbours):  # {nu: B^(nu) for L = 0e, all paths and channels}, from the library's U
         A = centre_A(neighbours)[None]  # (1 centre, channels, 16)
-        return {nu: product.product_basis(A, irreps_up_to(3), (0, 1), nu)[0, :, :, 0] for nu in (1, 2, 3)}
+        return {nu: product.product_basis(A, mt.generalized_clebsch_gordan(irreps_up_to(3), (0, 1), nu))[0, :, :, 0] for nu in (1, 2, 3)}
 
 
     def power_spectrum(neighbours):  # p_{n,l} = sum_m A_{n,lm}^2
