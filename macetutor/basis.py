@@ -10,7 +10,7 @@ minus position of the neighbour j (plus the periodic shift), ``r_i - r_j``.
 Every linear map follows e3nn's normalisation: weights are O(1) and the map divides by the square root
 of its fan-in, so features stay O(1) at initialisation. Each function's vector-Jacobian product (``*_vjp``)
 sits right after it; index letters follow docs/conventions.md (i atom, j neighbour, e edge, u w k channels,
-a b c the m-indices of a Clebsch-Gordan coefficient, zeta an element).
+a b the m-indices of the two factors of a Clebsch-Gordan coefficient and M that of the result, z an element).
 """
 
 from __future__ import annotations
@@ -45,181 +45,179 @@ __all__ = [
 
 
 def node_embedding(element_index: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """h^{(0)}_{i,k} = sum_zeta W[zeta, k] delta_{zeta z_i} / sqrt(n_elements): a linear map of the one-hot element
-    vector, the W z_j of eq. (9). Returns (n_atoms, C, 1): C scalar channels."""
-    return (W[element_index] / np.sqrt(W.shape[0]))[:, :, None]  # (n_atoms, C, 1)
+    """h^{(0)}_{i,k} = sum_z W[z, k] delta_{z z_i} / sqrt(n_elements): a linear map of the one-hot element
+    vector, the W z_j of eq. (9). Returns (n_atoms, K, 1): K scalar channels."""
+    return (W[element_index] / np.sqrt(W.shape[0]))[:, :, None]  # (n_atoms, K, 1)
 
 
 def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
-    """Equivariant linear map, one weight matrix per irrep block: y_{w,m} = sum_u W[u, w] x_{u,m} / sqrt(C_in).
+    """Equivariant linear map, one weight matrix per irrep block: y_{w,m} = sum_u W[u, w] x_{u,m} / sqrt(K_in).
 
     Parameters:
-        x: (n, C_in, sum(2l+1)); W: one (C_in, C_out) per block of ``irreps``.
+        x: (n, K_in, sum(2l+1)); W: one (K_in, K_out) per block of ``irreps``.
     Returns:
-        (n, C_out, sum(2l+1))
+        (n, K_out, sum(2l+1))
     """
     blocks = [
-        np.einsum("uw,num->nwm", W_b, x[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])  # (n, C_out, 2l+1)
+        np.einsum("uw,ium->iwm", W_b, x[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])  # (n, K_out, 2l+1)
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
-    return np.concatenate(blocks, axis=2)  # (n, C_out, sum(2l+1))
+    return np.concatenate(blocks, axis=2)  # (n, K_out, sum(2l+1))
 
 
 def linear_vjp(grad_y: np.ndarray, irreps: list, W: list) -> np.ndarray:
-    """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(C_in) (the transposed map)."""
+    """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(K_in) (the transposed map)."""
     blocks = [
-        np.einsum("uw,nwm->num", W_b, grad_y[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])  # (n, C_in, 2l+1)
+        np.einsum("uw,iwm->ium", W_b, grad_y[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])  # (n, K_in, 2l+1)
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
-    return np.concatenate(blocks, axis=2)  # (n, C_in, sum(2l+1))
+    return np.concatenate(blocks, axis=2)  # (n, K_in, sum(2l+1))
 
 
 def self_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_index: np.ndarray, W: list):
-    """Element-dependent linear map: y_{i,w,m} = sum_u W[u, z_i, w] x_{i,u,m} / sqrt(C_in n_elements).
+    """Element-dependent linear map: y_{i,w,m} = sum_u W[u, z_i, w] x_{i,u,m} / sqrt(K_in n_elements).
 
     The W_{z_i} h^(t) of eq. (12) (mace-torch's ``skip_tp``: e3nn's FullyConnectedTensorProduct of x with the
-    one-hot element vector). One weight (C_in, n_elements, C_out) per irrep present in both ``irreps_in`` and
-    ``irreps_out``; blocks of ``irreps_out`` without a partner are 0. Returns (n, C_out, dim(irreps_out)).
+    one-hot element vector). One weight (K_in, n_elements, K_out) per irrep present in both ``irreps_in`` and
+    ``irreps_out``; blocks of ``irreps_out`` without a partner are 0. Returns (n, K_out, dim(irreps_out)).
     """
-    C_out = W[0].shape[2]
-    y = np.zeros((len(x), C_out, dim(irreps_out)), dtype=x.dtype)  # (n, C_out, dim_out)
+    K_out = W[0].shape[2]
+    y = np.zeros((len(x), K_out, dim(irreps_out)), dtype=x.dtype)  # (n, K_out, dim_out)
     slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
     shared = [
         (irrep, s_out) for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True) if irrep in slices_in
     ]
-    for (irrep, s_out), W_b in zip(shared, W, strict=True):  # W_b: (C_in, n_elements, C_out)
+    for (irrep, s_out), W_b in zip(shared, W, strict=True):  # W_b: (K_in, n_elements, K_out)
         norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
-        for zeta in np.unique(element_index):  # one linear map per element, W[:, zeta, :], on that element's atoms
-            atoms = element_index == zeta
-            x_zeta = x[atoms][:, :, slices_in[irrep]]  # (n_zeta, C_in, 2l+1)
-            y[atoms, :, s_out] = np.einsum("uw,ium->iwm", W_b[:, zeta, :], x_zeta, optimize=True) / norm
+        for z in np.unique(element_index):  # one linear map per element, W[:, z, :], on that element's atoms
+            atoms = element_index == z
+            x_z = x[atoms][:, :, slices_in[irrep]]  # (n_z, K_in, 2l+1)
+            y[atoms, :, s_out] = np.einsum("uw,ium->iwm", W_b[:, z, :], x_z, optimize=True) / norm
     return y
 
 
 def self_connection_vjp(grad_y, irreps_in, irreps_out, element_index, W) -> np.ndarray:
-    """VJP of :func:`self_connection`: dE/dx_{i,u,m} = sum_w W[u, z_i, w] dE/dy_{i,w,m} / sqrt(C_in n_elements)."""
-    grad_x = np.zeros((len(grad_y), W[0].shape[0], dim(irreps_in)), dtype=grad_y.dtype)  # (n, C_in, dim_in)
+    """VJP of :func:`self_connection`: dE/dx_{i,u,m} = sum_w W[u, z_i, w] dE/dy_{i,w,m} / sqrt(K_in n_elements)."""
+    grad_x = np.zeros((len(grad_y), W[0].shape[0], dim(irreps_in)), dtype=grad_y.dtype)  # (n, K_in, dim_in)
     slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
     shared = [
         (irrep, s_out) for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True) if irrep in slices_in
     ]
     for (irrep, s_out), W_b in zip(shared, W, strict=True):
         norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
-        for zeta in np.unique(element_index):
-            atoms = element_index == zeta
-            g_zeta = grad_y[atoms][:, :, s_out]  # (n_zeta, C_out, 2l+1)
-            grad_x[atoms, :, slices_in[irrep]] += (
-                np.einsum("uw,iwm->ium", W_b[:, zeta, :], g_zeta, optimize=True) / norm
-            )
+        for z in np.unique(element_index):
+            atoms = element_index == z
+            g_z = grad_y[atoms][:, :, s_out]  # (n_z, K_out, 2l+1)
+            grad_x[atoms, :, slices_in[irrep]] += np.einsum("uw,iwm->ium", W_b[:, z, :], g_z, optimize=True) / norm
     return grad_x
 
 
 def edge_tensor_product(h_sender, Y, R, irreps_h: list, irreps_Y: list, paths: list) -> list[np.ndarray]:
     """The equivariant message of each edge and path (the summand of eq. 8):
 
-        phi_{e,k,path,c} = R_{e,path,k} sum_{a,b} C^{(l1 l2 l3)}[a, b, c] h~_{j(e),k,a} Y_{e,b}
+        phi_{e,k,path,M} = R_{e,path,k} sum_{a,b} C^{(l1 l2 l3)}[a, b, M] h~_{j(e),k,a} Y_{e,b}
 
     Parameters:
-        h_sender: h~ of the sender of each edge (n_edges, C, dim(irreps_h)).
+        h_sender: h~ of the sender of each edge (n_edges, K, dim(irreps_h)).
         Y: spherical harmonics of the edge vectors (n_edges, dim(irreps_Y)).
-        R: radial weights (n_edges, n_paths, C).
+        R: radial weights (n_edges, n_paths, K).
         paths: :class:`macetutor.config.TensorProductPath` list.
     Returns:
-        one array (n_edges, C, 2 l3 + 1) per path.
+        one array (n_edges, K, 2 l3 + 1) per path.
     """
     slices_h, slices_Y = offsets(irreps_h), offsets(irreps_Y)
     phi = []
     for k, (i1, i2, (l3, _)) in enumerate(paths):
         C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
         coupled = np.einsum(
-            "abc,eka,eb->ekc", C, h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]]
-        )  # (n_edges, C, 2l3+1)
-        phi.append(R[:, k, :, None] * coupled)  # (n_edges, C, 2l3+1)
+            "abM,eka,eb->ekM", C, h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]]
+        )  # (n_edges, K, 2l3+1)
+        phi.append(R[:, k, :, None] * coupled)  # (n_edges, K, 2l3+1)
     return phi
 
 
 def edge_tensor_product_vjp(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, paths):
     """VJP of :func:`edge_tensor_product` with respect to h~ (per edge), Y and R.
 
-    With phi_{e,k,c} = R_{e,k} sum_ab C[a,b,c] h_{e,k,a} Y_{e,b} (k channel) and g = dE/dphi:
-        dE/dR_{e,k}   = sum_c g_{e,k,c} sum_ab C[a,b,c] h_{e,k,a} Y_{e,b}
-        dE/dh_{e,k,a} = R_{e,k} sum_bc C[a,b,c] Y_{e,b} g_{e,k,c}
-        dE/dY_{e,b}   = sum_k R_{e,k} sum_ac C[a,b,c] h_{e,k,a} g_{e,k,c}
-    Returns (dE/dh_sender (n_edges, C, dim_h), dE/dY (n_edges, dim_Y), dE/dR (n_edges, n_paths, C)).
+    With phi_{e,k,M} = R_{e,k} sum_ab C[a,b,M] h_{e,k,a} Y_{e,b} (k channel) and g = dE/dphi:
+        dE/dR_{e,k}   = sum_M g_{e,k,M} sum_ab C[a,b,M] h_{e,k,a} Y_{e,b}
+        dE/dh_{e,k,a} = R_{e,k} sum_bM C[a,b,M] Y_{e,b} g_{e,k,M}
+        dE/dY_{e,b}   = sum_k R_{e,k} sum_aM C[a,b,M] h_{e,k,a} g_{e,k,M}
+    Returns (dE/dh_sender (n_edges, K, dim_h), dE/dY (n_edges, dim_Y), dE/dR (n_edges, n_paths, K)).
     """
     slices_h, slices_Y = offsets(irreps_h), offsets(irreps_Y)
     dtype = np.result_type(grad_phi[0], h_sender, Y, R) if grad_phi else h_sender.dtype
-    grad_h = np.zeros(h_sender.shape, dtype=dtype)  # (n_edges, C, dim_h)
+    grad_h = np.zeros(h_sender.shape, dtype=dtype)  # (n_edges, K, dim_h)
     grad_Y = np.zeros(Y.shape, dtype=dtype)  # (n_edges, dim_Y)
-    grad_R = np.zeros(R.shape, dtype=dtype)  # (n_edges, n_paths, C)
+    grad_R = np.zeros(R.shape, dtype=dtype)  # (n_edges, n_paths, K)
     for k, (i1, i2, (l3, _)) in enumerate(paths):
         C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
         h, y, g = h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]], grad_phi[k]
-        grad_R[:, k, :] = np.einsum("abc,eka,eb,ekc->ek", C, h, y, g, optimize=True)
-        Rg = R[:, k, :, None] * g  # (n_edges, C, 2l3+1)
-        grad_h[:, :, slices_h[i1]] += np.einsum("abc,eb,ekc->eka", C, y, Rg, optimize=True)
-        grad_Y[:, slices_Y[i2]] += np.einsum("abc,eka,ekc->eb", C, h, Rg, optimize=True)
+        grad_R[:, k, :] = np.einsum("abM,eka,eb,ekM->ek", C, h, y, g, optimize=True)
+        Rg = R[:, k, :, None] * g  # (n_edges, K, 2l3+1)
+        grad_h[:, :, slices_h[i1]] += np.einsum("abM,eb,ekM->eka", C, y, Rg, optimize=True)
+        grad_Y[:, slices_Y[i2]] += np.einsum("abM,eka,ekM->eb", C, h, Rg, optimize=True)
     return grad_h, grad_Y, grad_R
 
 
 def neighbor_sum(phi: list[np.ndarray], receivers: np.ndarray, n_atoms: int) -> list[np.ndarray]:
-    """sum_{j in N(i)} phi_ij: the sum over neighbours of eq. (8), path by path. Returns (n_atoms, C, 2l3+1) each."""
-    sums = []
+    """sum_{j in N(i)} phi_ij: the sum over neighbours of eq. (8), path by path. Returns (n_atoms, K, 2l3+1) each."""
+    Phi = []
     for phi_k in phi:
-        M = np.zeros((n_atoms,) + phi_k.shape[1:], dtype=phi_k.dtype)  # (n_atoms, C, 2l3+1)
-        np.add.at(M, receivers, phi_k)
-        sums.append(M)
-    return sums
+        Phi_k = np.zeros((n_atoms,) + phi_k.shape[1:], dtype=phi_k.dtype)  # (n_atoms, K, 2l3+1)
+        np.add.at(Phi_k, receivers, phi_k)
+        Phi.append(Phi_k)
+    return Phi
 
 
-def neighbor_sum_vjp(grad_M: list[np.ndarray], receivers: np.ndarray) -> list[np.ndarray]:
-    """VJP of :func:`neighbor_sum`: every edge e receives the adjoint of its receiver, dE/dphi_e = dE/dM_{i(e)}."""
-    return [g[receivers] for g in grad_M]  # (n_edges, C, 2l3+1) each
+def neighbor_sum_vjp(grad_Phi: list[np.ndarray], receivers: np.ndarray) -> list[np.ndarray]:
+    """VJP of :func:`neighbor_sum`: every edge e receives the adjoint of its receiver, dE/dphi_e = dE/dPhi_{i(e)}."""
+    return [g[receivers] for g in grad_Phi]  # (n_edges, K, 2l3+1) each
 
 
 def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s: LayerShapes) -> list[np.ndarray]:
-    """M_{i,k,path} = sum_{j in N(i)} phi_{ij,k,path}: :func:`edge_tensor_product` then :func:`neighbor_sum`.
+    """Phi_{i,k,path} = sum_{j in N(i)} phi_{ij,k,path}: :func:`edge_tensor_product` then :func:`neighbor_sum`.
 
     The hot loop of eq. (8) (the numba backend fuses the two: ``kernels.edge_tensor_product_sum``).
-    h_up: (n_atoms, C, dim_in) = W h. Returns one (n_atoms, C, 2l3+1) per path.
+    h_up: (n_atoms, K, dim_in) = W h. Returns one (n_atoms, K, 2l3+1) per path.
     """
     phi = edge_tensor_product(h_up[senders], Y, R, s.irreps_in, s.irreps_Y, s.paths)  # per edge and path
     return neighbor_sum(phi, receivers, n_atoms)
 
 
-def edge_tensor_product_sum_vjp(grad_M, h_up, Y, R, senders, receivers, s: LayerShapes):
-    """VJP of :func:`edge_tensor_product_sum`: returns (dE/dh_up (n_atoms, C, dim_in), dE/dY, dE/dR)."""
-    grad_phi = neighbor_sum_vjp(grad_M, receivers)  # (n_edges, C, 2l3+1) per path
+def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s: LayerShapes):
+    """VJP of :func:`edge_tensor_product_sum`: returns (dE/dh_up (n_atoms, K, dim_in), dE/dY, dE/dR)."""
+    grad_phi = neighbor_sum_vjp(grad_Phi, receivers)  # (n_edges, K, 2l3+1) per path
     grad_h_sender, grad_Y, grad_R = edge_tensor_product_vjp(
         grad_phi, h_up[senders], Y, R, s.irreps_in, s.irreps_Y, s.paths
     )
-    grad_h_up = np.zeros(h_up.shape, dtype=grad_h_sender.dtype)  # (n_atoms, C, dim_in)
+    grad_h_up = np.zeros(h_up.shape, dtype=grad_h_sender.dtype)  # (n_atoms, K, dim_in)
     np.add.at(grad_h_up, senders, grad_h_sender)  # the gather h_up[senders], transposed
     return grad_h_up, grad_Y, grad_R
 
 
 def _paths_into(paths: list, irrep) -> int:
-    """n_L: how many tensor-product paths end in ``irrep`` (the fan-in of the mixing map is C n_L)."""
+    """n_L: how many tensor-product paths end in ``irrep`` (the fan-in of the mixing map is K n_L)."""
     return sum(1 for path in paths if path.irrep == irrep)
 
 
-def mix_paths(M: list[np.ndarray], paths: list, irreps_A: list, W: list[np.ndarray]) -> np.ndarray:
-    """A_{i,w,LM} = sum_{paths -> L} sum_u W_path[u, w] M_{i,u,path,M} / sqrt(C n_L).
+def mix_paths(Phi: list[np.ndarray], paths: list, irreps_A: list, W: list[np.ndarray]) -> np.ndarray:
+    """A_{i,w,LM} = sum_{paths -> L} sum_u W_path[u, w] Phi_{i,u,path,M} / sqrt(K n_L).
 
-    mace-torch's linear map from the paths to the irreps of A (fan-in: C channels times the number n_L of paths
-    into L). Returns (n_atoms, C, dim(irreps_A)).
+    mace-torch's linear map from the paths to the irreps of A (fan-in: K channels times the number n_L of paths
+    into L). Returns (n_atoms, K, dim(irreps_A)).
     """
-    n_atoms, C = M[0].shape[0], W[0].shape[1]
-    A = np.zeros((n_atoms, C, dim(irreps_A)), dtype=M[0].dtype)  # (n_atoms, C, dim_A)
+    n_atoms, K = Phi[0].shape[0], W[0].shape[1]
+    A = np.zeros((n_atoms, K, dim(irreps_A)), dtype=Phi[0].dtype)  # (n_atoms, K, dim_A)
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
-    for path, M_k, W_k in zip(paths, M, W, strict=True):
+    for path, Phi_k, W_k in zip(paths, Phi, W, strict=True):
         norm = np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
-        A[:, :, slices[path.irrep]] += np.einsum("uw,ium->iwm", W_k, M_k, optimize=True) / norm
+        A[:, :, slices[path.irrep]] += np.einsum("uw,ium->iwm", W_k, Phi_k, optimize=True) / norm
     return A
 
 
 def mix_paths_vjp(grad_A: np.ndarray, paths: list, irreps_A: list, W: list[np.ndarray]) -> list[np.ndarray]:
-    """VJP of :func:`mix_paths`: dE/dM_{i,u,path,M} = sum_w W_path[u, w] dE/dA_{i,w,LM} / sqrt(C n_L)."""
+    """VJP of :func:`mix_paths`: dE/dPhi_{i,u,path,M} = sum_w W_path[u, w] dE/dA_{i,w,LM} / sqrt(K n_L)."""
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     return [
         np.einsum("uw,iwm->ium", W_k, grad_A[:, :, slices[path.irrep]], optimize=True)
@@ -231,9 +229,9 @@ def mix_paths_vjp(grad_A: np.ndarray, paths: list, irreps_A: list, W: list[np.nd
 class AtomicBasis(NamedTuple):
     """What :func:`atomic_basis` computes: A and the values its VJP needs."""
 
-    A: np.ndarray  # (n_atoms, C, dim_A), eq. (8)
-    h_up: np.ndarray  # (n_atoms, C, dim_in): h~ = W_up h
-    R: np.ndarray  # (n_edges, n_paths, C): the radial functions R(r_ij)
+    A: np.ndarray  # (n_atoms, K, dim_A), eq. (8)
+    h_up: np.ndarray  # (n_atoms, K, dim_in): h~ = W_up h
+    R: np.ndarray  # (n_edges, n_paths, K): the radial functions R(r_ij)
     radial_pre: list  # pre-activations of the radial MLP
 
 
@@ -242,36 +240,36 @@ def atomic_basis(h: np.ndarray, graph, w, s: LayerShapes, config, backend) -> At
 
         h~_j  = W_up h_j                                   channel mixing of the neighbour's features
         R_ij  = MLP(b(r_ij) f(r_ij))                       the learnable radial functions
-        M_i   = sum_{j in N(i)} C (R_ij Y(r_ij_hat) h~_j)  one sum per path l1 (x) l2 -> l3
-        A_i   = W_paths M_i / avg_num_neighbors             the paths mixed into the irreps of A
+        Phi_i = sum_{j in N(i)} C (R_ij Y(r_ij_hat) h~_j)  one sum per path l1 (x) l2 -> l3
+        A_i   = W_paths Phi_i / avg_num_neighbors           the paths mixed into the irreps of A
         [non-residual first layer: A_i <- W_{z_i} A_i, element-dependent: mace-torch's RealAgnosticInteractionBlock]
 
     Parameters:
-        h: (n_atoms, C, dim_in), the features h^(t); graph: :class:`macetutor.graph.Graph`;
+        h: (n_atoms, K, dim_in), the features h^(t); graph: :class:`macetutor.graph.Graph`;
         w: :class:`macetutor.parameters.LayerWeights`; config: :class:`macetutor.MACEConfig`;
         backend: :class:`macetutor.backends.Backend` (NumPy specification or numba kernels).
     """
-    n_atoms, C = len(h), w.W_up[0].shape[1]
-    h_up = linear(h, s.irreps_in, w.W_up)  # (n_atoms, C, dim_in): h~ = W h
-    R, radial_pre = radial_mlp(graph.radial_basis, w.radial, config.radial_activation_constant)  # (n_edges, n_paths C)
-    R = R.reshape(len(R), len(s.paths), C)  # (n_edges, n_paths, C): R_{k l1 l2 l3}(r_ij)
-    M = backend.edge_tensor_product_sum(h_up, graph.Y, R, graph.senders, graph.receivers, n_atoms, s)
-    A = mix_paths(M, s.paths, s.irreps_A, w.W_paths) / config.avg_num_neighbors  # (n_atoms, C, dim_A)
+    n_atoms, K = len(h), w.W_up[0].shape[1]
+    h_up = linear(h, s.irreps_in, w.W_up)  # (n_atoms, K, dim_in): h~ = W h
+    R, radial_pre = radial_mlp(graph.radial_basis, w.radial, config.radial_activation_constant)  # (n_edges, n_paths K)
+    R = R.reshape(len(R), len(s.paths), K)  # (n_edges, n_paths, K): R_{k l1 l2 l3}(r_ij)
+    Phi = backend.edge_tensor_product_sum(h_up, graph.Y, R, graph.senders, graph.receivers, n_atoms, s)
+    A = mix_paths(Phi, s.paths, s.irreps_A, w.W_paths) / config.avg_num_neighbors  # (n_atoms, K, dim_A)
     if not s.residual:  # mace-torch's first layer mixes A by the centre's element (not in the paper's eq. 9)
-        A = self_connection(A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)  # (n_atoms, C, dim_A)
+        A = self_connection(A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)  # (n_atoms, K, dim_A)
     return AtomicBasis(A, h_up, R, radial_pre)
 
 
 def atomic_basis_vjp(grad_A: np.ndarray, values: AtomicBasis, graph, w, s: LayerShapes, config, backend):
     """VJP of :func:`atomic_basis`, its steps in reverse order.
 
-    Returns (dE/dh (n_atoms, C, dim_in), dE/dY (n_edges, dim_Y), dE/d(radial basis) (n_edges, num_bessel)).
+    Returns (dE/dh (n_atoms, K, dim_in), dE/dY (n_edges, dim_Y), dE/d(radial basis) (n_edges, num_bessel)).
     """
     if not s.residual:
         grad_A = self_connection_vjp(grad_A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)
-    grad_M = [g / config.avg_num_neighbors for g in mix_paths_vjp(grad_A, s.paths, s.irreps_A, w.W_paths)]
+    grad_Phi = [g / config.avg_num_neighbors for g in mix_paths_vjp(grad_A, s.paths, s.irreps_A, w.W_paths)]
     grad_h_up, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
-        grad_M, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s
+        grad_Phi, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s
     )
     grad_radial_basis = radial_mlp_vjp(
         grad_R.reshape(len(grad_R), grad_R.shape[1] * grad_R.shape[2]),
@@ -279,5 +277,5 @@ def atomic_basis_vjp(grad_A: np.ndarray, values: AtomicBasis, graph, w, s: Layer
         w.radial,
         config.radial_activation_constant,
     )  # (n_edges, num_bessel)
-    grad_h = linear_vjp(grad_h_up, s.irreps_in, w.W_up)  # (n_atoms, C, dim_in)
+    grad_h = linear_vjp(grad_h_up, s.irreps_in, w.W_up)  # (n_atoms, K, dim_in)
     return grad_h, grad_Y, grad_radial_basis

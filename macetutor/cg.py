@@ -7,19 +7,19 @@ Two objects live here:
 * :func:`clebsch_gordan` -- the same coupling written in macetutor's real basis (e3nn's), a
   float64 array C of shape (2l1+1, 2l2+1, 2l3+1) with
 
-      sum_{a, b} C[a, b, c] Y1_a Y2_b   transforming like   Y3_c,
+      sum_{a, b} C[a, b, M] Y1_a Y2_b   transforming like   Y3_M,
 
-  i.e. ``einsum("abc,...a,...b->...c", C, Y1, Y2)`` rotates with ``wigner_D(l3, R)`` for every
+  i.e. ``einsum("abM,...a,...b->...M", C, Y1, Y2)`` rotates with ``wigner_D(l3, R)`` for every
   rotation R (under an improper R it picks up the parity of the product, (-1)^(l1+l2), which
   differs from the (-1)^l3 inside ``wigner_D(l3, R)`` when l1 + l2 + l3 is odd).
 
-Index legend used in every einsum of the package: a, b, c are the m-indices (0..2l) of the first,
-second and coupled degree.
+Index letters (the legend of docs/conventions.md): a and b are the m-indices (0..2l) of the first and second
+degree, M that of the coupled one; f, g, r are the m-indices of the complex (textbook) basis.
 
 Derivation. With Q_l = ``so3.real_from_complex(l)`` (Y_real = Q Y_complex) the coupling in the
 real basis is
 
-    C[a, b, c] = i^(l1 + l2 - l3) sum_{m1, m2, m3} Q3[c, m3] <l1 m1 l2 m2 | l3 m3> conj(Q1[a, m1]) conj(Q2[b, m2]).
+    C[a, b, M] = i^(l1 + l2 - l3) sum_{m1, m2, m3} Q3[M, m3] <l1 m1 l2 m2 | l3 m3> conj(Q1[a, m1]) conj(Q2[b, m2]).
 
 Without the phase i^(l1+l2-l3) -- the same as using (-i)^l Q_l as change of basis -- the result
 is purely imaginary when l1 + l2 + l3 is odd (e.g. the cross product, (1, 1, 1)); with it, C is
@@ -39,7 +39,7 @@ import numpy as np
 from macetutor._cache import cached_array
 from macetutor.so3 import _as_degree_list, real_from_complex
 
-__all__ = ["clebsch_gordan", "clebsch_gordan_complex", "is_coupling_allowed"]
+__all__ = ["clebsch_gordan", "clebsch_gordan_complex", "generalized_clebsch_gordan", "is_coupling_allowed"]
 
 
 def is_coupling_allowed(l1: int, l2: int, l3: int) -> bool:
@@ -84,7 +84,7 @@ def _complex_table(l1: int, l2: int, l3: int) -> np.ndarray:
 
 
 def clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
-    """Real Clebsch-Gordan coefficients C[a, b, c] coupling degrees l1 (x) l2 -> l3 in macetutor's real basis.
+    """Real Clebsch-Gordan coefficients C[a, b, M] coupling degrees l1 (x) l2 -> l3 in macetutor's real basis.
 
     Parameters:
         l1, l2, l3: degrees with |l1 - l2| <= l3 <= l1 + l2 (otherwise ValueError).
@@ -93,22 +93,22 @@ def clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
         read-only float64 array (2l1+1, 2l2+1, 2l3+1).
 
     Identities (tested):
-        * invariance: einsum("abc,ad,be,cf->def", C, D1, D2, D3) == C for D_i = wigner_D(l_i, R), any R
+        * invariance: einsum("abM,ad,bf,MN->dfN", C, D1, D2, D3) == C for D_i = wigner_D(l_i, R), any R
           in SO(3); for an improper R the left side is (-1)^(l1+l2+l3) C;
-        * equivariance: einsum("abc,...a,...b->...c", C, Y_l1(x), Y_l2(y)) rotates with wigner_D(l3, R)
+        * equivariance: einsum("abM,...a,...b->...M", C, Y_l1(x), Y_l2(y)) rotates with wigner_D(l3, R)
           for R in SO(3), and with (-1)^(l1+l2+l3) wigner_D(l3, R) for an improper R;
-        * orthonormal coupling: sum_{a, b} C[a, b, c] C[a, b, c'] = delta_{c c'};
-          sum_{l3, c} C[a, b, c] C[a', b', c] = delta_{a a'} delta_{b b'} (completeness);
-        * selection rule (real basis): C[a, b, c] != 0 only if |m3| = |m1| + |m2| or | |m1| - |m2| |;
+        * orthonormal coupling: sum_{a, b} C[a, b, M] C[a, b, M'] = delta_{M M'};
+          sum_{l3, M} C[a, b, M] C[a', b', M] = delta_{a a'} delta_{b b'} (completeness);
+        * selection rule (real basis): C[a, b, M] != 0 only if |m3| = |m1| + |m2| or | |m1| - |m2| |;
         * C(0, l, l) = identity; C(l, l, 0)[a, b, 0] = delta_ab / sqrt(2l+1) (times a sign);
         * C = s sqrt(2l3+1) e3nn.o3.wigner_3j(l1, l2, l3), s = +-1 (see docs/conventions.md).
     """
     l1, l2, l3 = _check_triangle(l1, l2, l3)
 
     def compute() -> np.ndarray:
-        T = _complex_table(l1, l2, l3)  # (2l1+1, 2l2+1, 2l3+1)
+        T = _complex_table(l1, l2, l3)  # (2l1+1, 2l2+1, 2l3+1): <l1 f l2 g | l3 r>
         Q1, Q2, Q3 = (real_from_complex(li) for li in (l1, l2, l3))  # (2l+1, 2l+1) each
-        C = 1j ** (l1 + l2 - l3) * np.einsum("cz,xyz,ax,by->abc", Q3, T, Q1.conj(), Q2.conj())
+        C = 1j ** (l1 + l2 - l3) * np.einsum("Mr,fgr,af,bg->abM", Q3, T, Q1.conj(), Q2.conj())
         if np.max(np.abs(C.imag)) > 1e-14:  # a wrong phase convention would show here
             raise RuntimeError(f"real Clebsch-Gordan ({l1}, {l2}, {l3}) came out complex")
         C = C.real  # (2l1+1, 2l2+1, 2l3+1)
@@ -147,7 +147,7 @@ def _coupling_paths(irreps_in: tuple, nu: int, filter_mid: tuple | None) -> list
                 if filter_mid is not None and irrep_out not in filter_mid:
                     continue
                 C = clebsch_gordan(L_left, l, L)  # (2L_left+1, 2l+1, 2L+1)
-                coupled = np.einsum("u...,umM->M...m", G_left, C)  # (2L+1, D, ..., D, 2l+1)
+                coupled = np.einsum("a...,abM->M...b", G_left, C)  # (2L+1, D, ..., D, 2l+1)
                 G = np.zeros((2 * L + 1,) + (D,) * nu)  # (2L+1, D, ..., D)
                 G[..., start : start + 2 * l + 1] = coupled
                 out.append((irrep_out, G))

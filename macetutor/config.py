@@ -135,7 +135,7 @@ class LayerShapes:
 
 
 def layer_shapes(config: MACEConfig, t: int) -> LayerShapes:
-    """The irreps of layer t: h^(0) is C scalars (the embedding); the last layer keeps only scalars (it only feeds
+    """The irreps of layer t: h^(0) is K scalars (the embedding); the last layer keeps only scalars (it only feeds
     the energy); A has the harmonics' irreps (both parities when h has pseudo-scalars, as mace-torch)."""
     hidden, T = config.hidden, config.num_interactions
     sh = spherical_harmonics_irreps(config.max_ell)

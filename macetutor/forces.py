@@ -9,7 +9,7 @@ so each edge pushes its receiver by -g_e and its sender by +g_e (Newton's third 
 forces of an isolated system sum to zero). A homogeneous strain eps deforms positions and cell alike,
 r -> (1 + eps) r, cell^T -> (1 + eps) cell^T, hence every edge vector v_e -> (1 + eps) v_e and
 
-    dE/d eps_ab = sum_e g_{e,a} v_{e,b},     virial W = -dE/d eps = -sum_e g_e (x) v_e   (eV; symmetrised),
+    dE/d eps_xy = sum_e g_{e,x} v_{e,y},     virial W = -dE/d eps = -sum_e g_e (x) v_e   (eV; symmetrised),
 
     stress sigma = (1/V) dE/d eps = -W / V   (eV/Å^3), V = |det cell|.
 
@@ -35,7 +35,7 @@ def forces_virial_stress(grad_vectors: np.ndarray, graph, cell=None, pbc=False):
     forces = np.zeros((graph.n_atoms, 3), dtype=grad_vectors.dtype)  # (n_atoms, 3)
     np.add.at(forces, graph.receivers, -grad_vectors)  # v_e = r_i - r_j + ...: dv_e/dr_i = +1
     np.add.at(forces, graph.senders, grad_vectors)  # dv_e/dr_j = -1
-    virial = -np.einsum("ea,eb->ab", grad_vectors, graph.vectors)  # (3, 3): -dE/d eps
+    virial = -np.einsum("ex,ey->xy", grad_vectors, graph.vectors)  # (3, 3): -dE/d eps, x y Cartesian
     virial = 0.5 * (virial + virial.T)  # the energy depends on the symmetric part of the strain only
     stress = None
     if cell is not None and np.all(np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))):

@@ -1,9 +1,9 @@
 """Irreducible representations of O(3), as plain tuples: ``(l, p)`` with parity ``p = +1`` ("e") or ``-1`` ("o").
 
-MACE features are direct sums of such blocks. macetutor stores a feature of ``C`` channels as an array
-``(n_atoms, C, sum(2l+1))``: the blocks of ``irreps`` side by side on the last axis, each block in the
+MACE features are direct sums of such blocks. macetutor stores a feature of ``K`` channels as an array
+``(n_atoms, K, sum(2l+1))``: the blocks of ``irreps`` side by side on the last axis, each block in the
 ``m = -l..l`` order of :func:`macetutor.spherical_harmonics`. (mace-torch/e3nn flatten the same numbers
-"channel-major" to ``(n_atoms, sum(C (2l+1)))``; :func:`to_e3nn_layout` converts.)
+"channel-major" to ``(n_atoms, sum(K (2l+1)))``; :func:`to_e3nn_layout` converts.)
 
 Ordering: irreps compare as tuples, so ``0o < 0e < 1o < 1e < 2o ...`` exactly as e3nn sorts them.
 """
@@ -88,19 +88,19 @@ def offsets(irreps: list[Irrep]) -> list[slice]:
 
 
 def to_e3nn_layout(x: np.ndarray, irreps: list[Irrep]) -> np.ndarray:
-    """(n, C, sum(2l+1)) -> (n, sum(C (2l+1))): e3nn's "mul_ir" layout (block after block, channel-major)."""
+    """(n, K, sum(2l+1)) -> (n, sum(K (2l+1))): e3nn's "mul_ir" layout (block after block, channel-major)."""
     n, channels = x.shape[:2]
-    return np.concatenate([x[:, :, s].reshape(n, -1) for s in offsets(irreps)], axis=1)  # (n, sum(C (2l+1)))
+    return np.concatenate([x[:, :, s].reshape(n, -1) for s in offsets(irreps)], axis=1)  # (n, sum(K (2l+1)))
 
 
 def from_e3nn_layout(x: np.ndarray, channels: int, irreps: list[Irrep]) -> np.ndarray:
-    """(n, sum(C (2l+1))) -> (n, C, sum(2l+1)), the inverse of :func:`to_e3nn_layout`."""
+    """(n, sum(K (2l+1))) -> (n, K, sum(2l+1)), the inverse of :func:`to_e3nn_layout`."""
     blocks, start = [], 0
     for l, _ in irreps:
         size = channels * (2 * l + 1)
         blocks.append(x[:, start : start + size].reshape(len(x), channels, 2 * l + 1))
         start += size
-    return np.concatenate(blocks, axis=2)  # (n, C, sum(2l+1))
+    return np.concatenate(blocks, axis=2)  # (n, K, sum(2l+1))
 
 
 def wigner_D_irreps(irreps: list[Irrep], R: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ Each public function here has the name and signature of the NumPy function it re
 
 Two facts make the product basis cheap without forming B:
   (1) B is contracted with weights right away, so U and W fold into one tensor per element,
-      U~[z, M, a_1..a_nu, k] = sum_eta U[M, a_1..a_nu, eta] W[z, eta, k];
+      U~[z, M, a_1..a_nu, k] = sum_q U[M, a_1..a_nu, q] W[z, q, k];
   (2) the product A_{a_1} ... A_{a_nu} is symmetric in its factors, so only sorted index tuples a_1 <= ... <= a_nu
       are needed (U summed over the permutations): for A = 0e+1o+2e+3o and nu = 3 that is 77 (L = 0) and 290
       (L = 1) terms instead of 16^3 (2L+1) dense entries.
@@ -72,7 +72,7 @@ def symmetric_terms(U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The non-zero terms of U^{(nu)} (2L+1, D, ..., D, n_paths) symmetrised over its nu factor indices.
 
     Returns (factors (n_terms, nu) int64 with a_1 <= ... <= a_nu, M (n_terms,) int64, values (n_terms, n_paths))
-    such that sum_{a_1..a_nu} U[M, a.., eta] prod A_a = sum_terms values[t, eta] prod_xi A_{factors[t, xi]} for M = M[t].
+    such that sum_{a_1..a_nu} U[M, a.., q] prod A_a = sum_s values[s, q] prod_xi A_{factors[s, xi]} for M = M_of[s].
     Computed once per U array.
     """
     known = _TERMS.get(id(U))
@@ -96,60 +96,60 @@ def symmetric_terms(U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _folded(product) -> list:
     """[(factors, M, U~ folded with W)] per nu for one :class:`macetutor.parameters.ProductWeights`; cached per object
-    (weights are read-only, so the folded table cannot go stale). U~[z, term, k] = sum_eta values[term, eta] W[z, eta, k]."""
+    (weights are read-only, so the folded table cannot go stale). U~[z, s, k] = sum_q values[s, q] W[z, q, k]."""
     if product not in _FOLDED:
         terms = []
         for U, W in zip(product.U, product.W, strict=True):
             factors, M_of, values = symmetric_terms(U)
             if len(M_of):
-                terms.append((factors, M_of, np.ascontiguousarray(np.einsum("te,zek->ztk", values, W))))
+                terms.append((factors, M_of, np.ascontiguousarray(np.einsum("sq,zqk->zsk", values, W))))
         _FOLDED[product] = terms
     return _FOLDED[product]
 
 
 @njit_parallel
 def product_basis_and_message_kernel(A, element_index, factors, M_of, folded, out):
-    """out[i, k, M] += sum_terms folded[z_i, t, k] prod_xi A[i, k, factors[t, xi]]   (eqs. 10-11, folded)."""
-    n_atoms, C, _ = A.shape
+    """out[i, k, M_s] += sum_s folded[z_i, s, k] prod_xi A[i, k, factors[s, xi]]   (eqs. 10-11, folded; s a term)."""
+    n_atoms, K, _ = A.shape
     n_terms, nu = factors.shape
     for i in numba.prange(n_atoms):
         z = element_index[i]
-        for t in range(n_terms):
-            M = M_of[t]
-            for k in range(C):
-                product = folded[z, t, k]
+        for s in range(n_terms):
+            M = M_of[s]
+            for k in range(K):
+                product = folded[z, s, k]
                 for xi in range(nu):
-                    product *= A[i, k, factors[t, xi]]
+                    product *= A[i, k, factors[s, xi]]
                 out[i, k, M] += product
 
 
 @njit_parallel
 def product_basis_and_message_vjp_kernel(A, element_index, factors, M_of, folded, grad_out, grad_A):
-    """grad_A[i, k, a] += sum_terms folded[z_i, t, k] grad_out[i, k, M_t] d(prod_xi A[i, k, a_xi])/dA[i, k, a]."""
-    n_atoms, C, _ = A.shape
+    """grad_A[i, k, a] += sum_s folded[z_i, s, k] grad_out[i, k, M_s] d(prod_xi A[i, k, a_xi])/dA[i, k, a]."""
+    n_atoms, K, _ = A.shape
     n_terms, nu = factors.shape
     for i in numba.prange(n_atoms):
         z = element_index[i]
-        for t in range(n_terms):
-            M = M_of[t]
-            for k in range(C):
-                g = folded[z, t, k] * grad_out[i, k, M]
+        for s in range(n_terms):
+            M = M_of[s]
+            for k in range(K):
+                g = folded[z, s, k] * grad_out[i, k, M]
                 if g == 0.0:
                     continue
                 for xi in range(nu):  # product rule: differentiate factor xi, keep the others
                     rest = g
                     for zeta in range(nu):
                         if zeta != xi:
-                            rest *= A[i, k, factors[t, zeta]]
-                    grad_A[i, k, factors[t, xi]] += rest
+                            rest *= A[i, k, factors[s, zeta]]
+                    grad_A[i, k, factors[s, xi]] += rest
 
 
 def product_basis_and_message(A: np.ndarray, element_index: np.ndarray, products) -> tuple[np.ndarray, None]:
-    """Replaces :func:`macetutor.product.product_basis_and_message`: m (n_atoms, C, sum(2L+1)); B is not formed."""
+    """Replaces :func:`macetutor.product.product_basis_and_message`: m (n_atoms, K, sum(2L+1)); B is not formed."""
     A = np.ascontiguousarray(A)
     m = []
     for product in products:
-        m_L = np.zeros(A.shape[:2] + (product.irrep.dim,), dtype=A.dtype)  # (n_atoms, C, 2L+1)
+        m_L = np.zeros(A.shape[:2] + (product.irrep.dim,), dtype=A.dtype)  # (n_atoms, K, 2L+1)
         for factors, M_of, folded in _folded(product):
             product_basis_and_message_kernel(A, element_index, factors, M_of, folded, m_L)
         m.append(m_L)
@@ -157,11 +157,11 @@ def product_basis_and_message(A: np.ndarray, element_index: np.ndarray, products
 
 
 def product_basis_and_message_vjp(grad_m, A, element_index, products) -> np.ndarray:
-    """Replaces :func:`macetutor.product.product_basis_and_message_vjp`: dE/dA (n_atoms, C, D)."""
+    """Replaces :func:`macetutor.product.product_basis_and_message_vjp`: dE/dA (n_atoms, K, D)."""
     A = np.ascontiguousarray(A)
-    grad_A = np.zeros(A.shape, dtype=np.result_type(grad_m, A))  # (n_atoms, C, D)
+    grad_A = np.zeros(A.shape, dtype=np.result_type(grad_m, A))  # (n_atoms, K, D)
     for product, block in zip(products, offsets([p.irrep for p in products]), strict=True):
-        grad_m_L = np.ascontiguousarray(grad_m[:, :, block])  # (n_atoms, C, 2L+1)
+        grad_m_L = np.ascontiguousarray(grad_m[:, :, block])  # (n_atoms, K, 2L+1)
         for factors, M_of, folded in _folded(product):
             product_basis_and_message_vjp_kernel(A, element_index, factors, M_of, folded, grad_m_L, grad_A)
     return grad_A
@@ -173,13 +173,13 @@ def product_basis_and_message_vjp(grad_m, A, element_index, products) -> np.ndar
 @cache
 def tensor_product_coefficients(irreps_h: tuple, irreps_Y: tuple, paths: tuple):
     """Sparse Clebsch-Gordan list of all paths, computed once per layer shape: (path, a into h, b into Y,
-    c into the concatenated path outputs, value), as five arrays, and the total width of the outputs."""
+    M into the concatenated path outputs, value), as five arrays, and the total width of the outputs."""
     slices_h, slices_Y = offsets(list(irreps_h)), offsets(list(irreps_Y))
     rows, start = [], 0
     for k, (i1, i2, (l3, _)) in enumerate(paths):
         C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
-        for a, b, c in zip(*np.nonzero(C), strict=True):
-            rows.append((k, slices_h[i1].start + a, slices_Y[i2].start + b, start + c, C[a, b, c]))
+        for a, b, M in zip(*np.nonzero(C), strict=True):
+            rows.append((k, slices_h[i1].start + a, slices_Y[i2].start + b, start + M, C[a, b, M]))
         start += 2 * l3 + 1
     table = np.array(rows, dtype=np.float64).reshape(-1, 5)
     columns = [np.ascontiguousarray(table[:, q].astype(np.int64)) for q in range(4)]
@@ -187,20 +187,20 @@ def tensor_product_coefficients(irreps_h: tuple, irreps_Y: tuple, paths: tuple):
 
 
 @njit_parallel
-def edge_tensor_product_sum_kernel(h, Y, R, senders, receiver_offsets, path, a_idx, b_idx, c_idx, value, out):
-    """out[i, u, c] = sum_{e into i} R[e, path, u] sum_{ab} C[a, b, c] h[sender(e), u, a] Y[e, b].
+def edge_tensor_product_sum_kernel(h, Y, R, senders, receiver_offsets, path, a_idx, b_idx, M_idx, value, out):
+    """out[i, u, M] = sum_{e into i} R[e, path, u] sum_{ab} C[a, b, M] h[sender(e), u, a] Y[e, b].
 
     Edges are sorted by receiver: receiver_offsets[i]..receiver_offsets[i+1] are the edges into atom i.
     """
     n_atoms = out.shape[0]
-    C = h.shape[1]
+    K = h.shape[1]
     for i in numba.prange(n_atoms):
         for e in range(receiver_offsets[i], receiver_offsets[i + 1]):
             j = senders[e]
             for q in range(len(value)):
                 cy = value[q] * Y[e, b_idx[q]]
-                for u in range(C):
-                    out[i, u, c_idx[q]] += R[e, path[q], u] * cy * h[j, u, a_idx[q]]
+                for u in range(K):
+                    out[i, u, M_idx[q]] += R[e, path[q], u] * cy * h[j, u, a_idx[q]]
 
 
 @njit_parallel
@@ -214,7 +214,7 @@ def edge_tensor_product_sum_vjp_kernel(
     path,
     a_idx,
     b_idx,
-    c_idx,
+    M_idx,
     value,
     grad_out,
     grad_h,
@@ -228,7 +228,7 @@ def edge_tensor_product_sum_vjp_kernel(
     thread writes only grad_h[j] and the rows of its own edges.
     """
     n_atoms = len(sender_offsets) - 1
-    C = h.shape[1]
+    K = h.shape[1]
     for j in numba.prange(n_atoms):
         grad_h[j] = 0.0  # outputs may come uninitialised (np.empty): each thread clears the rows it owns
         for position in range(sender_offsets[j], sender_offsets[j + 1]):
@@ -239,11 +239,11 @@ def edge_tensor_product_sum_vjp_kernel(
             e = edges_by_sender[position]
             i = receivers[e]
             for q in range(len(value)):
-                p, a, b, c, v = path[q], a_idx[q], b_idx[q], c_idx[q], value[q]
+                p, a, b, M, v = path[q], a_idx[q], b_idx[q], M_idx[q], value[q]
                 y = Y[e, b]
                 acc_Y = 0.0 * y
-                for u in range(C):
-                    g = grad_out[i, u, c]
+                for u in range(K):
+                    g = grad_out[i, u, M]
                     rg = R[e, p, u] * g
                     grad_h[j, u, a] += rg * v * y
                     acc_Y += rg * v * h[j, u, a]
@@ -252,29 +252,29 @@ def edge_tensor_product_sum_vjp_kernel(
 
 
 def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s) -> list[np.ndarray]:
-    """Replaces :func:`macetutor.basis.edge_tensor_product_sum`: one (n_atoms, C, 2l3+1) neighbour sum per path."""
-    path, a, b, c, value, width = tensor_product_coefficients(tuple(s.irreps_in), tuple(s.irreps_Y), tuple(s.paths))
+    """Replaces :func:`macetutor.basis.edge_tensor_product_sum`: one (n_atoms, K, 2l3+1) neighbour sum per path."""
+    path, a, b, M, value, width = tensor_product_coefficients(tuple(s.irreps_in), tuple(s.irreps_Y), tuple(s.paths))
     receiver_offsets = np.searchsorted(receivers, np.arange(n_atoms + 1))  # edges are sorted by receiver
-    out = np.zeros((n_atoms, h_up.shape[1], width), dtype=np.result_type(h_up, Y, R))  # (n_atoms, C, width)
+    out = np.zeros((n_atoms, h_up.shape[1], width), dtype=np.result_type(h_up, Y, R))  # (n_atoms, K, width)
     edge_tensor_product_sum_kernel(
-        h_up, Y, np.ascontiguousarray(R), senders, receiver_offsets, path, a, b, c, value, out
+        h_up, Y, np.ascontiguousarray(R), senders, receiver_offsets, path, a, b, M, value, out
     )
     bounds = np.cumsum([0] + [path.irrep.dim for path in s.paths])
     return [out[:, :, bounds[k] : bounds[k + 1]] for k in range(len(s.paths))]
 
 
-def edge_tensor_product_sum_vjp(grad_M, h_up, Y, R, senders, receivers, s):
+def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s):
     """Replaces :func:`macetutor.basis.edge_tensor_product_sum_vjp`: (dE/dh_up, dE/dY, dE/dR)."""
-    path, a, b, c, value, width = tensor_product_coefficients(tuple(s.irreps_in), tuple(s.irreps_Y), tuple(s.paths))
+    path, a, b, M, value, width = tensor_product_coefficients(tuple(s.irreps_in), tuple(s.irreps_Y), tuple(s.paths))
     R = np.ascontiguousarray(R)
-    grad_out = np.ascontiguousarray(np.concatenate(grad_M, axis=2))  # (n_atoms, C, width)
+    grad_out = np.ascontiguousarray(np.concatenate(grad_Phi, axis=2))  # (n_atoms, K, width)
     dtype = np.result_type(grad_out, h_up, Y, R)
     grad_h = np.empty(h_up.shape, dtype=dtype)  # the kernel writes every entry
     grad_Y, grad_R = np.empty(Y.shape, dtype=dtype), np.empty(R.shape, dtype=dtype)
     edges_by_sender = np.argsort(senders, kind="stable")  # each thread of the kernel owns one sender
     sender_offsets = np.searchsorted(senders[edges_by_sender], np.arange(len(h_up) + 1))
     edge_tensor_product_sum_vjp_kernel(
-        h_up, Y, R, receivers, edges_by_sender, sender_offsets, path, a, b, c, value, grad_out, grad_h, grad_Y, grad_R
+        h_up, Y, R, receivers, edges_by_sender, sender_offsets, path, a, b, M, value, grad_out, grad_h, grad_Y, grad_R
     )
     return grad_h, grad_Y, grad_R
 
@@ -287,7 +287,8 @@ def spherical_harmonics_with_gradient_kernel(vectors, diag, a, b, l_max, Y, dY):
     """Y_lm(v/|v|) ('component', e3nn order) and dY/dv for every edge: the recurrence of so3._solid_harmonics.
 
     diag[m] = P_mm, a[l, m], b[l, m]: the sympy-derived constants (so3._recurrence_table). Y: (n_edges, (l_max+1)^2),
-    dY: (n_edges, (l_max+1)^2, 3), both preallocated.
+    dY: (n_edges, (l_max+1)^2, 3), both preallocated. (One loop nest per edge, as long as so3._solid_harmonics
+    which it mirrors line by line; splitting it would cost a compiled call per stage and edge.)
     """
     n_edges = vectors.shape[0]
     size = l_max + 1
@@ -394,7 +395,7 @@ def cell_list_pairs(points, image_points, radius):
 
     The image points are binned into cubes of edge >= radius (counting sort), so every partner of a point lies in the
     27 cubes around it. Two passes over the same loops (count, then fill) give exactly sized outputs.
-    Returns (i (e,), j (e,)) int64.
+    Returns (i (e,), j (e,)) int64. (Binning and the two passes are one compiled function: they share the bins.)
     """
     n, m = points.shape[0], image_points.shape[0]
     lo = np.empty(3)

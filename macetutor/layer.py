@@ -24,20 +24,20 @@ __all__ = ["LayerValues", "interaction_layer", "interaction_layer_vjp"]
 
 @dataclass(frozen=True, eq=False)
 class LayerValues:
-    """Every array interaction layer t computed (macetutor's layout: (n_atoms, C, sum(2l+1)), blocks side by side)."""
+    """Every array interaction layer t computed (macetutor's layout: (n_atoms, K, sum(2l+1)), blocks side by side)."""
 
     t: int  # the layer, counted from 0
     irreps_in: list  # blocks of h_in
     irreps_A: list  # blocks of A
     irreps_out: list  # blocks of message and h
-    h_in: np.ndarray  # (n_atoms, C, dim_in): h^(t)
-    h_up: np.ndarray  # (n_atoms, C, dim_in): W_up h^(t), the h~ of eq. (8)
-    R: np.ndarray  # (n_edges, n_paths, C): the radial functions of eq. (8)
-    A: np.ndarray  # (n_atoms, C, dim_A): the atomic basis, eq. (8)
-    B: dict | None  # {irrep: {nu: (n_atoms, C, n_paths, 2L+1)}}: the product basis, eq. (10); None on numba
-    message: np.ndarray  # (n_atoms, C, dim_out): m, eq. (11)
-    self_connection: np.ndarray | None  # (n_atoms, C, dim_out): W_z h^(t) of eq. (12) (residual layers)
-    h: np.ndarray  # (n_atoms, C, dim_out): h^(t+1), eq. (12)
+    h_in: np.ndarray  # (n_atoms, K, dim_in): h^(t)
+    h_up: np.ndarray  # (n_atoms, K, dim_in): W_up h^(t), the h~ of eq. (8)
+    R: np.ndarray  # (n_edges, n_paths, K): the radial functions of eq. (8)
+    A: np.ndarray  # (n_atoms, K, dim_A): the atomic basis, eq. (8)
+    B: dict | None  # {irrep: {nu: (n_atoms, K, n_paths, 2L+1)}}: the product basis, eq. (10); None on numba
+    message: np.ndarray  # (n_atoms, K, dim_out): m, eq. (11)
+    self_connection: np.ndarray | None  # (n_atoms, K, dim_out): W_z h^(t) of eq. (12) (residual layers)
+    h: np.ndarray  # (n_atoms, K, dim_out): h^(t+1), eq. (12)
     node_energy: np.ndarray  # (n_atoms,): E_i^(t), eq. (13), before scale and shift
 
 
@@ -53,7 +53,7 @@ def interaction_layer(h: np.ndarray, graph, w, s, config, backend) -> tuple[Laye
     """Layer t: h^(t) -> (A, B, m, h^(t+1), E^(t)). See the module docstring for the four steps.
 
     Parameters:
-        h: (n_atoms, C, dim_in); graph: :class:`macetutor.graph.Graph`; w: :class:`macetutor.parameters.LayerWeights`;
+        h: (n_atoms, K, dim_in); graph: :class:`macetutor.graph.Graph`; w: :class:`macetutor.parameters.LayerWeights`;
         s: :class:`macetutor.config.LayerShapes`; config: :class:`macetutor.MACEConfig`;
         backend: :class:`macetutor.backends.Backend`.
     """

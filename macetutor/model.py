@@ -94,7 +94,7 @@ class MACE:
         parameters = {}
         for name, shape in parameter_shapes(config).items():
             w = rng.standard_normal(shape)
-            if ".product." in name:  # (n_elements, n_paths, C): mace-torch scales by the number of paths
+            if ".product." in name:  # (n_elements, n_paths, K): mace-torch scales by the number of paths
                 w = w / max(shape[1], 1)
             parameters[name] = w
         parameters["E0"] = np.array(config.atomic_energies, dtype=np.float64)
@@ -171,7 +171,7 @@ class MACE:
             raise ValueError(f"positions must have shape (n_atoms, 3) = ({len(z)}, 3), got {positions.shape}")
         graph = build_graph(positions, z, cell, pbc, config, ops, derivatives=forces or stress)
 
-        h = node_embedding(z, self.weights.embedding)  # (n_atoms, C, 1): h^(0), eq. (9)
+        h = node_embedding(z, self.weights.embedding)  # (n_atoms, K, 1): h^(0), eq. (9)
         layers, saved = [], []
         for w, s in zip(self.weights.layers, self.shapes, strict=True):
             values, values_saved = interaction_layer(h, graph, w, s, config, ops)  # eqs. (8)-(13)

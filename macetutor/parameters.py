@@ -3,7 +3,7 @@
 A model's learnable parameters are a flat mapping ``name -> array`` (the names of the ``.npz`` file, e.g.
 ``"layer0.radial.2"``); the code that computes works with typed structures instead:
 
-    Weights                        embedding W_emb (n_elements, C), E0 (n_elements,), layers
+    Weights                        embedding W_emb (n_elements, K), E0 (n_elements,), layers
       LayerWeights (one per layer) W_up, radial, W_paths, W_self, products, W_update, readout
         ProductWeights (per irrep  irrep (L, p); U (constant) and W (learnable), one per correlation order nu
                         of h^(t+1))
@@ -38,16 +38,16 @@ class ProductWeights:
 
     irrep: Irrep
     U: tuple  # nu = 1..nu_max: (2L+1, D, ..., D, n_paths), constant
-    W: tuple  # nu = 1..nu_max: (n_elements, n_paths, C), learnable
+    W: tuple  # nu = 1..nu_max: (n_elements, n_paths, K), learnable
 
     @classmethod
-    def from_named(cls, get: Getter, prefix: str, s: LayerShapes, irrep, n_elements, C, constants) -> ProductWeights:
+    def from_named(cls, get: Getter, prefix: str, s: LayerShapes, irrep, n_elements, K, constants) -> ProductWeights:
         U, W = [], []
         for nu in range(1, s.correlation + 1):
             name_U = f"{prefix}U.{Irrep(*irrep)}.nu{nu}"
             U_nu = constants[name_U] if name_U in constants else generalized_clebsch_gordan(s.irreps_A, irrep, nu)
             U.append(U_nu)
-            W.append(get(f"{prefix}product.{Irrep(*irrep)}.nu{nu}", (n_elements, U_nu.shape[-1], C)))
+            W.append(get(f"{prefix}product.{Irrep(*irrep)}.nu{nu}", (n_elements, U_nu.shape[-1], K)))
         return cls(Irrep(*irrep), tuple(U), tuple(W))
 
     def named(self, prefix: str) -> dict:
@@ -58,32 +58,32 @@ class ProductWeights:
 class LayerWeights:
     """The learnable weights of interaction layer t, grouped by the equation that uses them."""
 
-    W_up: tuple  # eq. (8): W h_j, one (C, C) per block of h^(t)                     file: linear_up.{b}
+    W_up: tuple  # eq. (8): W h_j, one (K, K) per block of h^(t)                     file: linear_up.{b}
     radial: tuple  # eq. (8): the radial MLP R(r_ij), [(h_0, h_1), ..., (h_L-1, h_L)] file: radial.{k}
-    W_paths: tuple  # eq. (8): one (C, C) per tensor-product path, mixing into A       file: linear.{k}
-    W_self: tuple  # eq. (12)'s W_{z_i} h^(t) (residual layer) or the first layer's mixing of A: (C, n_elements, C)
+    W_paths: tuple  # eq. (8): one (K, K) per tensor-product path, mixing into A       file: linear.{k}
+    W_self: tuple  # eq. (12)'s W_{z_i} h^(t) (residual layer) or the first layer's mixing of A: (K, n_elements, K)
     # per irrep present in both input and output                                     file: skip.{b}
     products: tuple  # eqs. (10)-(11): one ProductWeights per irrep of h^(t+1)          file: product.{L}.nu{nu}
-    W_update: tuple  # eq. (12): W m, one (C, C) per block of h^(t+1)                   file: product_linear.{b}
-    readout: tuple  # eq. (13): ((C, 1),) linear, or ((C, mlp_width), (mlp_width, 1)) file: readout[.1, .2]
+    W_update: tuple  # eq. (12): W m, one (K, K) per block of h^(t+1)                   file: product_linear.{b}
+    readout: tuple  # eq. (13): ((K, 1),) linear, or ((K, mlp_width), (mlp_width, 1)) file: readout[.1, .2]
 
     @classmethod
     def from_named(cls, get: Getter, config: MACEConfig, s: LayerShapes, constants) -> LayerWeights:
-        p, C, n_el = f"layer{s.t}.", config.channels, len(config.elements)
-        widths = [config.num_bessel, *config.radial_mlp, len(s.paths) * C]
+        p, K, n_el = f"layer{s.t}.", config.channels, len(config.elements)
+        widths = [config.num_bessel, *config.radial_mlp, len(s.paths) * K]
         self_in, self_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_A, s.irreps_A)
         n_self = sum(1 for irrep in self_out if irrep in self_in)
         if s.readout == "linear":
-            readout_names = {p + "readout": (C, 1)}
+            readout_names = {p + "readout": (K, 1)}
         else:
-            readout_names = {p + "readout.1": (C, config.mlp_width), p + "readout.2": (config.mlp_width, 1)}
+            readout_names = {p + "readout.1": (K, config.mlp_width), p + "readout.2": (config.mlp_width, 1)}
         return cls(  # (the arguments are evaluated in this order: the order of the names in a model file)
-            W_up=tuple(get(p + f"linear_up.{b}", (C, C)) for b in range(len(s.irreps_in))),
+            W_up=tuple(get(p + f"linear_up.{b}", (K, K)) for b in range(len(s.irreps_in))),
             radial=tuple(get(p + f"radial.{k}", (widths[k], widths[k + 1])) for k in range(len(widths) - 1)),
-            W_paths=tuple(get(p + f"linear.{k}", (C, C)) for k in range(len(s.paths))),
-            W_self=tuple(get(p + f"skip.{b}", (C, n_el, C)) for b in range(n_self)),
-            products=tuple(ProductWeights.from_named(get, p, s, irrep, n_el, C, constants) for irrep in s.irreps_out),
-            W_update=tuple(get(p + f"product_linear.{b}", (C, C)) for b in range(len(s.irreps_out))),
+            W_paths=tuple(get(p + f"linear.{k}", (K, K)) for k in range(len(s.paths))),
+            W_self=tuple(get(p + f"skip.{b}", (K, n_el, K)) for b in range(n_self)),
+            products=tuple(ProductWeights.from_named(get, p, s, irrep, n_el, K, constants) for irrep in s.irreps_out),
+            W_update=tuple(get(p + f"product_linear.{b}", (K, K)) for b in range(len(s.irreps_out))),
             readout=tuple(get(name, shape) for name, shape in readout_names.items()),
         )
 
@@ -105,7 +105,7 @@ class LayerWeights:
 class Weights:
     """All weights of a model: the element embedding (eq. 9), E0, and one :class:`LayerWeights` per layer."""
 
-    embedding: np.ndarray  # (n_elements, C): W of eq. (9)                            file: embedding
+    embedding: np.ndarray  # (n_elements, K): W of eq. (9)                            file: embedding
     E0: np.ndarray  # (n_elements,) eV, the isolated-atom energies                       file: E0
     layers: tuple  # LayerWeights, t = 0..T-1
 

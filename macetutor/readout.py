@@ -23,22 +23,22 @@ __all__ = ["update", "update_vjp", "readout", "readout_vjp", "site_energies"]
 
 
 def update(m: np.ndarray, h: np.ndarray, element_index: np.ndarray, w, s) -> tuple[np.ndarray, np.ndarray | None]:
-    """h^(t+1) = W_update m + W_{z_i} h^(t) (eq. 12). Returns (h^(t+1) (n, C, dim_out), the self-connection or None).
+    """h^(t+1) = W_update m + W_{z_i} h^(t) (eq. 12). Returns (h^(t+1) (n, K, dim_out), the self-connection or None).
 
     Parameters:
-        m: message (n, C, dim_out); h: h^(t) (n, C, dim_in); w: :class:`macetutor.parameters.LayerWeights`;
+        m: message (n, K, dim_out); h: h^(t) (n, K, dim_in); w: :class:`macetutor.parameters.LayerWeights`;
         s: :class:`macetutor.config.LayerShapes`.
     """
-    h_new = linear(m, s.irreps_out, w.W_update)  # (n, C, dim_out)
+    h_new = linear(m, s.irreps_out, w.W_update)  # (n, K, dim_out)
     if not s.residual:
         return h_new, None
-    sc = self_connection(h, s.irreps_in, s.irreps_out, element_index, w.W_self)  # (n, C, dim_out)
+    sc = self_connection(h, s.irreps_in, s.irreps_out, element_index, w.W_self)  # (n, K, dim_out)
     return h_new + sc, sc
 
 
 def update_vjp(grad_h_new: np.ndarray, element_index: np.ndarray, w, s) -> tuple[np.ndarray, np.ndarray | None]:
     """VJP of :func:`update`: returns (dE/dm, dE/dh^(t) through the self-connection, or None)."""
-    grad_m = linear_vjp(grad_h_new, s.irreps_out, w.W_update)  # (n, C, dim_out)
+    grad_m = linear_vjp(grad_h_new, s.irreps_out, w.W_update)  # (n, K, dim_out)
     if not s.residual:
         return grad_m, None
     return grad_m, self_connection_vjp(grad_h_new, s.irreps_in, s.irreps_out, element_index, w.W_self)
@@ -47,12 +47,12 @@ def update_vjp(grad_h_new: np.ndarray, element_index: np.ndarray, w, s) -> tuple
 def readout(h: np.ndarray, W: tuple, c: float) -> tuple[np.ndarray, np.ndarray | None]:
     """E_i^(t) from the scalar channels x_i = h_{i,:,0} of h^(t+1) (eq. 13).
 
-    linear (``W = (W_1,)``, W_1 (C, 1)):            E_i = x_i W_1 / sqrt(C)
-    MLP (``W = (W_1, W_2)``, (C, H) and (H, 1)):    y_i = x_i W_1 / sqrt(C),  E_i = c silu(y_i) W_2 / sqrt(H)
+    linear (``W = (W_1,)``, W_1 (K, 1)):            E_i = x_i W_1 / sqrt(K)
+    MLP (``W = (W_1, W_2)``, (K, H) and (H, 1)):    y_i = x_i W_1 / sqrt(K),  E_i = c silu(y_i) W_2 / sqrt(H)
 
     c is e3nn's normalize2mom constant of SiLU. Returns (E^(t) (n,), the MLP's pre-activation y (n, H) or None).
     """
-    x = h[:, :, 0]  # (n, C): the 0e channels
+    x = h[:, :, 0]  # (n, K): the 0e channels
     y = x @ W[0] / np.sqrt(W[0].shape[0])  # (n, 1) or (n, H)
     if len(W) == 1:
         return y[:, 0], None
@@ -65,8 +65,8 @@ def readout_vjp(grad_E: np.ndarray, y, W: tuple, c: float, shape) -> np.ndarray:
     grad_y = grad_E[:, None]  # (n, 1)
     if len(W) == 2:
         grad_y = (grad_y @ W[1].T / np.sqrt(W[1].shape[0])) * c * silu_derivative(y)  # (n, H)
-    grad_h = np.zeros(shape, dtype=np.result_type(grad_E, W[0]))  # (n, C, dim)
-    grad_h[:, :, 0] = grad_y @ W[0].T / np.sqrt(W[0].shape[0])  # (n, C)
+    grad_h = np.zeros(shape, dtype=np.result_type(grad_E, W[0]))  # (n, K, dim)
+    grad_h[:, :, 0] = grad_y @ W[0].T / np.sqrt(W[0].shape[0])  # (n, K)
     return grad_h
 
 

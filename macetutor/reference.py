@@ -24,7 +24,7 @@ from macetutor.irreps import to_e3nn_layout
 
 __all__ = ["dump"]
 
-_LAYOUT = "(n_atoms, C, sum(2l+1)): channels, then the irrep blocks side by side, m = -l..l (macetutor layout)"
+_LAYOUT = "(n_atoms, K, sum(2l+1)): channels, then the irrep blocks side by side, m = -l..l (macetutor layout)"
 
 
 def dump(model, positions, numbers, cell=None, pbc=False, path="reference.npz") -> dict:
@@ -60,27 +60,7 @@ def dump(model, positions, numbers, cell=None, pbc=False, path="reference.npz") 
     for key, text in edge_text.items():
         put(f"edges/{key}", getattr(result.graph, key), text)
     for t, (layer, w) in enumerate(zip(result.intermediates, model.weights.layers, strict=True)):
-        p = f"layer{t}/"
-        put(p + "h_in", layer.h_in, f"h^({t}) {_LAYOUT}; irreps {layer.irreps_in}")
-        put(p + "h_up", layer.h_up, f"linear_up(h^({t})) {_LAYOUT}")
-        put(p + "R", layer.R, "(n_edges, n_paths, C) radial weights of each tensor-product path")
-        put(p + "A", layer.A, f"atomic basis, eq. (8) {_LAYOUT}; irreps {layer.irreps_A}")
-        put(p + "A_e3nn", to_e3nn_layout(layer.A, layer.irreps_A), "A in e3nn's layout (n_atoms, sum C(2l+1))")
-        for product in w.products:
-            L = str(product.irrep)
-            for nu, U in enumerate(product.U, start=1):
-                put(
-                    p + f"B/{L}/nu{nu}",
-                    layer.B[product.irrep][nu],
-                    f"product basis, eq. (10): (n_atoms, C, n_paths, 2L+1), L = {L}",
-                )
-                put(f"U/layer{t}/{L}/nu{nu}", U, "generalised Clebsch-Gordan U[M, a_1..a_nu, path] defining B")
-        put(p + "message", layer.message, f"message m, eq. (11) {_LAYOUT}; irreps {layer.irreps_out}")
-        if layer.self_connection is not None:
-            put(p + "self_connection", layer.self_connection, f"W_z h^({t}) of eq. (12) {_LAYOUT}")
-        put(p + "h", layer.h, f"h^({t + 1}), eq. (12) {_LAYOUT}; irreps {layer.irreps_out}")
-        put(p + "h_e3nn", to_e3nn_layout(layer.h, layer.irreps_out), "h in e3nn's layout (n_atoms, sum C(2l+1))")
-        put(p + "node_energy", layer.node_energy, f"(n_atoms,) readout E_i^({t}) before scale and shift")
+        _put_layer(put, t, layer, w)
     with open(path, "wb") as f:
         np.savez(
             f,
@@ -89,3 +69,28 @@ def dump(model, positions, numbers, cell=None, pbc=False, path="reference.npz") 
             **arrays,
         )
     return index
+
+
+def _put_layer(put, t: int, layer, w) -> None:
+    """The arrays of layer t (a :class:`macetutor.layer.LayerValues`) and its U tensors, under ``layer{t}/`` and ``U/``."""
+    p = f"layer{t}/"
+    put(p + "h_in", layer.h_in, f"h^({t}) {_LAYOUT}; irreps {layer.irreps_in}")
+    put(p + "h_up", layer.h_up, f"linear_up(h^({t})) {_LAYOUT}")
+    put(p + "R", layer.R, "(n_edges, n_paths, K) radial weights of each tensor-product path")
+    put(p + "A", layer.A, f"atomic basis, eq. (8) {_LAYOUT}; irreps {layer.irreps_A}")
+    put(p + "A_e3nn", to_e3nn_layout(layer.A, layer.irreps_A), "A in e3nn's layout (n_atoms, sum K(2l+1))")
+    for product in w.products:
+        L = str(product.irrep)
+        for nu, U in enumerate(product.U, start=1):
+            put(
+                p + f"B/{L}/nu{nu}",
+                layer.B[product.irrep][nu],
+                f"product basis, eq. (10): (n_atoms, K, n_paths, 2L+1), L = {L}",
+            )
+            put(f"U/layer{t}/{L}/nu{nu}", U, "generalised Clebsch-Gordan U[M, a_1..a_nu, path] defining B")
+    put(p + "message", layer.message, f"message m, eq. (11) {_LAYOUT}; irreps {layer.irreps_out}")
+    if layer.self_connection is not None:
+        put(p + "self_connection", layer.self_connection, f"W_z h^({t}) of eq. (12) {_LAYOUT}")
+    put(p + "h", layer.h, f"h^({t + 1}), eq. (12) {_LAYOUT}; irreps {layer.irreps_out}")
+    put(p + "h_e3nn", to_e3nn_layout(layer.h, layer.irreps_out), "h in e3nn's layout (n_atoms, sum K(2l+1))")
+    put(p + "node_energy", layer.node_energy, f"(n_atoms,) readout E_i^({t}) before scale and shift")

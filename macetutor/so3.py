@@ -44,6 +44,7 @@ __all__ = [
     "rotation_matrix",
     "random_rotation",
     "NORMALIZATIONS",
+    "PERMUTATION",
 ]
 
 NORMALIZATIONS = ("integral", "component", "norm")
@@ -166,6 +167,9 @@ def _solid_harmonics(u: np.ndarray, l_max: int, constants, with_gradient: bool):
     ``_exact_recurrence_constants``). Each line that computes a value is followed by the line
     that computes its derivative (product rule); ``u`` may also be an object array of sympy
     symbols, with exact ``constants``, which is how :func:`harmonic_polynomials` works.
+
+    (Longer than most functions here: the three stages of one recurrence -- A_m + i B_m, the Legendre part,
+    their products -- stay together so that each value keeps its derivative on the next line.)
     """
     diag, a, b = constants
     xp, yp, zp = u[..., 0], u[..., 1], u[..., 2]  # (...,) each
@@ -296,7 +300,7 @@ def _evaluate(l, x, normalize, normalization, with_gradient):
             grad_u = dY_all[..., li * li : (li + 1) ** 2, :]  # (..., 2l+1, 3): d/du
             grad_x = factor * grad_u @ PERMUTATION  # (..., 2l+1, 3): d/dx = d/du PERMUTATION
             if normalize:  # chain rule through x_hat = x/|x|: (I - x_hat x_hat^T)/|x|
-                radial = np.einsum("...ak,...k->...a", grad_x, x_hat)  # (..., 2l+1)
+                radial = np.einsum("...ax,...x->...a", grad_x, x_hat)  # (..., 2l+1)
                 grad_x = (grad_x - radial[..., None] * x_hat[..., None, :]) / r[..., None]
             grad_blocks.append(grad_x)  # (..., 2l+1, 3)
     Y = np.concatenate(blocks, axis=-1)  # (..., sum(2l+1))
@@ -381,11 +385,11 @@ def wigner_D(l, R) -> np.ndarray:
     D = np.zeros(R.shape[:-2] + (size, size))  # (..., sum(2l+1), sum(2l+1))
     offset = 0
     for li in ls:
-        points, weights, Y = _sphere_quadrature(li)  # (K, 3), (K,), (K, 2l+1)
-        rotated = np.einsum("...ij,kj->...ki", R, points)  # (..., K, 3): R x_k
-        Y_rotated = spherical_harmonics(li, rotated, normalization="integral")  # (..., K, 2l+1)
+        points, weights, Y = _sphere_quadrature(li)  # (n_nodes, 3), (n_nodes,), (n_nodes, 2l+1)
+        rotated = np.einsum("...xy,vy->...vx", R, points)  # (..., n_nodes, 3): R x_v for every node v
+        Y_rotated = spherical_harmonics(li, rotated, normalization="integral")  # (..., n_nodes, 2l+1)
         block = slice(offset, offset + 2 * li + 1)
-        D[..., block, block] = np.einsum("k,...ka,kb->...ab", weights, Y_rotated, Y)  # (..., 2l+1, 2l+1)
+        D[..., block, block] = np.einsum("v,...va,vb->...ab", weights, Y_rotated, Y)  # (..., 2l+1, 2l+1)
         offset += 2 * li + 1
     return D
 

@@ -152,6 +152,32 @@ def test_stress_against_finite_differences_of_a_strained_cell(model):
     np.testing.assert_allclose(result.virial, -volume * result.stress, rtol=1e-14)
 
 
+def test_stress_of_a_partly_periodic_cell_is_not_defined(model):
+    """A slab (periodic in x and y only, the third cell row zero): no volume, so no stress -- not inf or NaN -- while
+    the virial is finite and equals -sum_e g_e (x) v_e checked by straining in-plane; the calculator agrees."""
+    cell = np.array([[5.5, 0.0, 0.0], [0.8, 6.0, 0.0], [0.0, 0.0, 0.0]])
+    result = model.evaluate(POSITIONS, NUMBERS, cell, [True, True, False], forces=True, stress=True)
+    assert result.stress is None
+    assert result.virial.shape == (3, 3) and np.all(np.isfinite(result.virial))
+
+    def energy(eps):  # an in-plane strain of the slab
+        strain = np.eye(3) + np.pad(0.5 * (eps + eps.T), ((0, 1), (0, 1)))
+        return np.array(
+            model.evaluate(POSITIONS @ strain.T, NUMBERS, cell @ strain.T, [True, True, False]).interaction_energy
+        )
+
+    assert_derivative(energy, lambda eps, g: -g * result.virial[:2, :2], np.zeros((2, 2)))
+    ase = pytest.importorskip("ase")
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    from macetutor.calculator import MACECalculator
+
+    atoms = ase.Atoms(numbers=NUMBERS, positions=POSITIONS, cell=cell, pbc=[True, True, False])
+    atoms.calc = MACECalculator(model, backend="numpy")
+    with pytest.raises(PropertyNotImplementedError):
+        atoms.get_stress()
+
+
 def test_forces_of_an_isolated_system_sum_to_zero_and_rotate(model, rng):
     result = model.evaluate(POSITIONS, NUMBERS, forces=True)
     assert np.max(np.abs(result.forces.sum(axis=0))) < 1e-13 * np.max(np.abs(result.forces))

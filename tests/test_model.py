@@ -221,3 +221,20 @@ def test_reference_dump_holds_every_intermediate(model, tmp_path):
         U, A = data["U/layer0/1o/nu2"], data["layer0/A"]
         B = np.einsum("Mabe,ika,ikb->ikeM", U, A, A)
         np.testing.assert_allclose(data["layer0/B/1o/nu2"], B, rtol=1e-13, atol=1e-13)
+
+
+def test_a_file_written_before_the_typed_weights_still_loads():
+    """tests/data/mace_torch_golden/*.model.npz were written (commit f421cf5) before the weights became typed
+    structures: they load, every named array lands in the typed structure, and the names come back unchanged."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "mace_torch_golden" / "A_default_like.model.npz"
+    with np.load(path) as data:
+        stored = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("parameters/")}
+    model = MACE.load(path)
+    named = model.weights.named()
+    assert set(named) == set(stored) == set(model.parameters)
+    for name, value in named.items():
+        assert value is model.parameters[name]  # the typed structure holds the very arrays of the mapping
+        np.testing.assert_array_equal(value, stored[name])
+    assert model.weights.layers[1].products[0].W[2] is model.parameters["layer1.product.0e.nu3"]

@@ -21,7 +21,7 @@ from macetutor.cg import clebsch_gordan, generalized_clebsch_gordan
 from macetutor.irreps import irreps_string
 from macetutor.model import MACE, MACEConfig, layer_shapes
 
-__all__ = ["from_mace_torch", "UnsupportedModelError"]
+__all__ = ["from_mace_torch", "evaluate_mace_torch", "random_mace_torch_model", "UnsupportedModelError"]
 
 SUPPORTED_FIRST = {"RealAgnosticInteractionBlock", "RealAgnosticResidualInteractionBlock"}
 SUPPORTED_LATER = {"RealAgnosticResidualInteractionBlock"}
@@ -164,7 +164,7 @@ def from_mace_torch(model) -> MACE:
         layers[-1] = layers[-1] * np.repeat(signs, C)[None, :]  # path k occupies columns k C .. (k+1) C - 1
         for k, W in enumerate(layers):
             P[p + f"radial.{k}"] = W
-        # linear after the neighbour sum: one (C, C) block per path (instruction i_in = path index)
+        # linear after the neighbour sum: one (K, K) block per path (instruction i_in = path index)
         for ins, W in zip(interaction.linear.instructions, _linear_blocks(interaction.linear), strict=True):
             P[p + f"linear.{ins.i_in}"] = W
         # element-dependent self-connection (skip_tp, FullyConnectedTensorProduct with the one-hot elements)
@@ -215,7 +215,7 @@ def evaluate_mace_torch(model, positions, numbers, cell=None, pbc=False) -> dict
     """Run a mace-torch model the way its ASE calculator does and capture what macetutor compares against.
 
     Returns energy, interaction_energy, node_energy, forces, stress (if periodic), and per layer the atomic basis A
-    (mace-torch's (n, C, sum(2l+1)) layout, the output of each interaction block) and the node features h (e3nn's
+    (mace-torch's (n, K, sum(2l+1)) layout, the output of each interaction block) and the node features h (e3nn's
     flattened layout, the output of each product block), all as float64 NumPy arrays.
     """
     import torch
