@@ -1,6 +1,7 @@
 """macetutor (numba backend) against mace-torch: same weights, float64, CPU, energy + forces + stress.
 
     python benchmarks/bench_vs_mace_torch.py [--sizes 1 2 3 4 5] [--repeats 3] [--models default small]
+                                             [--baseline DIR]
 
 Models: mace-torch's default size (128x0e+128x1o, max_ell 3, correlation 3, 2 layers, r_max 5, 8 Bessel, p 5,
 radial MLP [64, 64, 64], MLP readout 16x0e) and a small one (32x0e+32x1o); elements H, C, O, Cu; random weights,
@@ -11,6 +12,8 @@ Every (implementation, model, structure) runs in a fresh process: one warm-up ca
 median of --repeats timed calls, and the process's peak resident memory. Timed work: everything a user pays per
 call -- neighbour list, model, forces and stress (mace-torch: AtomicData + batch + forward/backward, as its ASE
 calculator does). Prints the times, the ratio macetutor / mace-torch and a per-stage profile of macetutor.
+With ``--baseline DIR`` (another checkout of macetutor, e.g. ``git worktree add /tmp/before <commit>``), that
+version's macetutor is measured in the same run and printed as one more column with its own ratio.
 Needs the `verify` extra. Not a test: it prints measurements.
 """
 
@@ -92,13 +95,13 @@ print(json.dumps({"n_atoms": len(positions), "first": first, "median": statistic
 """
 
 
-def measure(impl: str, hidden: str, structure: str, repeats: int) -> dict:
+def measure(impl: str, hidden: str, structure: str, repeats: int, root: Path = ROOT) -> dict:
     code = (
         WORKER.replace("IMPL", repr(impl))
         .replace("HIDDEN", repr(hidden))
         .replace("STRUCTURE", repr(structure))
         .replace("REPEATS", str(repeats))
-        .replace("ROOT", repr(str(ROOT)))
+        .replace("ROOT", repr(str(root)))
         .replace("ELEMENTS", repr(ELEMENTS))
     )
     code = code.replace("from pathlib import Path", "")
@@ -116,11 +119,13 @@ def main():
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", nargs="*", default=["small", "default"], choices=list(MODELS))
+    parser.add_argument("--baseline", type=Path, help="another macetutor checkout to measure in the same run")
     args = parser.parse_args()
     structures = ["ethanol"] + [f"cu_{n}" for n in args.sizes]
     print(
         f"{'model':8s} {'structure':9s} {'atoms':>5s} {'mace-torch (s)':>14s} {'macetutor (s)':>13s} {'ratio':>6s} "
-        f"{'|dE|/|E|':>9s} {'peak MB torch':>13s} {'peak MB ours':>12s} {'ours first call (s)':>19s}",
+        f"{'|dE|/|E|':>9s} {'peak MB torch':>13s} {'peak MB ours':>12s} {'ours first call (s)':>19s}"
+        + (f" {'baseline (s)':>12s} {'ratio':>6s}" if args.baseline else ""),
         flush=True,
     )
     profiles = {}
@@ -129,10 +134,14 @@ def main():
             ref = measure("mace-torch", MODELS[model], structure, args.repeats)
             ours = measure("macetutor", MODELS[model], structure, args.repeats)
             profiles[(model, structure)] = ours["profile"]
+            baseline = ""
+            if args.baseline:
+                before = measure("macetutor", MODELS[model], structure, args.repeats, args.baseline.resolve())
+                baseline = f" {before['median']:12.3f} {before['median'] / ref['median']:6.2f}"
             print(
                 f"{model:8s} {structure:9s} {ours['n_atoms']:5d} {ref['median']:14.3f} {ours['median']:13.3f} "
                 f"{ours['median'] / ref['median']:6.2f} {abs(ours['energy'] - ref['energy']) / abs(ref['energy']):9.1e} "
-                f"{ref['peak_mb']:13.0f} {ours['peak_mb']:12.0f} {ours['first']:19.2f}",
+                f"{ref['peak_mb']:13.0f} {ours['peak_mb']:12.0f} {ours['first']:19.2f}{baseline}",
                 flush=True,
             )
     for (model, structure), profile in profiles.items():

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from macetutor.cg import clebsch_gordan, generalized_clebsch_gordan
-from macetutor.irreps import irreps_string
+from macetutor.irreps import Irrep, irreps_string
 from macetutor.model import MACE, MACEConfig, layer_shapes
 
 __all__ = ["from_mace_torch", "evaluate_mace_torch", "random_mace_torch_model", "UnsupportedModelError"]
@@ -99,29 +99,35 @@ def from_mace_torch(model) -> MACE:
         layout, density / non-linear / attention interaction blocks, multi-head, ZBL, other radial bases.
     """
     import mace  # noqa: F401  (sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD before e3nn loads its constants)
-    import torch
-    from e3nn import o3
 
     _check_supported(model)
+    config = _config(model)
+    n_el, K = len(config.elements), config.channels
+    P = {"embedding": _np(model.node_embedding.linear.weight).reshape(n_el, K), "E0": np.array(config.atomic_energies)}
+    for t in range(config.num_interactions):
+        P |= _layer_parameters(model, t, layer_shapes(config, t), K)
+    return MACE(config, P)
+
+
+def _config(model) -> MACEConfig:
+    """The :class:`MACEConfig` of a mace-torch model (irreps, radial basis, correlation, E0, scale and shift...)."""
     T = len(model.interactions)
     hidden = model.interactions[1].node_feats_irreps if T > 1 else model.products[0].linear.irreps_out
     muls = {mul for mul, _ in hidden}
     if len(muls) != 1:
         raise UnsupportedModelError(f"hidden irreps {hidden} do not have equal multiplicities")
-    C = muls.pop()
-    E0 = _np(model.atomic_energies_fn.atomic_energies).reshape(-1)
     avg = {float(interaction.avg_num_neighbors) for interaction in model.interactions}
     if len(avg) != 1:
         raise UnsupportedModelError(f"layers with different avg_num_neighbors {sorted(avg)} are not supported")
     radial_net = model.interactions[0].conv_tp_weights
     radial_act = next(layer.act for layer in radial_net.children() if getattr(layer, "act", None) is not None)
-    scale = shift = None
+    scale, shift = 1.0, 0.0
     if hasattr(model, "scale_shift"):
         scale = float(_np(model.scale_shift.scale).reshape(-1)[0])
         shift = float(_np(model.scale_shift.shift).reshape(-1)[0])
-    config = MACEConfig(
+    return MACEConfig(
         elements=tuple(int(z) for z in model.atomic_numbers.tolist()),
-        hidden_irreps=irreps_string(C, _irreps(hidden)),
+        hidden_irreps=irreps_string(muls.pop(), _irreps(hidden)),
         max_ell=int(model.spherical_harmonics.irreps_out.lmax),
         correlation=tuple(int(p.symmetric_contractions.contractions[0].correlation) for p in model.products),
         r_max=float(model.r_max),
@@ -130,85 +136,91 @@ def from_mace_torch(model) -> MACE:
         radial_mlp=tuple(int(h) for h in radial_net.hs[1:-1]),
         mlp_width=int(model.readouts[-1].linear_1.irreps_out.dim) if T > 1 else 16,
         avg_num_neighbors=avg.pop(),
-        atomic_energies=tuple(float(e) for e in E0),
-        scale=1.0 if scale is None else scale,
-        shift=0.0 if shift is None else shift,
+        atomic_energies=tuple(float(e) for e in _np(model.atomic_energies_fn.atomic_energies).reshape(-1)),
+        scale=scale,
+        shift=shift,
         first_layer_residual="Residual" in type(model.interactions[0]).__name__,
         radial_activation_constant=float(radial_act.cst),
         readout_activation_constant=float(model.readouts[-1].non_linearity.acts[0].cst) if T > 1 else 1.0,
     )
-    n_el = len(config.elements)
-    P = {"embedding": _np(model.node_embedding.linear.weight).reshape(n_el, C), "E0": E0}
-    for t in range(T):
-        s, p = layer_shapes(config, t), f"layer{t}."
-        interaction, prod = model.interactions[t], model.products[t]
-        # linear_up: one block per irrep of h
-        for b, W in enumerate(_linear_blocks(interaction.linear_up)):
-            P[p + f"linear_up.{b}"] = W
-        # edge tensor product: same paths, same order; sign of each path from comparing the coefficients
-        tp = interaction.conv_tp
-        irreps1, irreps2, irreps_mid = tp.irreps_in1, tp.irreps_in2, tp.irreps_out
-        torch_paths = [
-            (irreps1[ins.i_in1].ir, irreps2[ins.i_in2].ir, irreps_mid[ins.i_out].ir) for ins in tp.instructions
-        ]
-        ours = [(s.irreps_in[i1], (l2, (-1) ** l2), out) for i1, l2, out in ((a, b, c) for a, b, c in s.paths)]
-        if [((a.l, a.p), (b.l, b.p), (c.l, c.p)) for a, b, c in torch_paths] != ours:
-            raise UnsupportedModelError(f"layer {t}: tensor-product paths {torch_paths} differ from macetutor's {ours}")
-        signs = []
-        for (l1, _), (l2, _), (l3, _) in ours:
-            w3j = np.sqrt(2 * l3 + 1) * o3.wigner_3j(l1, l2, l3, dtype=torch.float64).numpy()
-            sign = float(np.sign(np.sum(clebsch_gordan(l1, l2, l3) * w3j)))
-            assert np.max(np.abs(clebsch_gordan(l1, l2, l3) - sign * w3j)) < 1e-12
-            signs.append(sign)
-        layers = [_np(layer.weight) for layer in interaction.conv_tp_weights.children() if hasattr(layer, "weight")]
-        layers[-1] = layers[-1] * np.repeat(signs, C)[None, :]  # path k occupies columns k C .. (k+1) C - 1
-        for k, W in enumerate(layers):
-            P[p + f"radial.{k}"] = W
-        # linear after the neighbour sum: one (K, K) block per path (instruction i_in = path index)
-        for ins, W in zip(interaction.linear.instructions, _linear_blocks(interaction.linear), strict=True):
-            P[p + f"linear.{ins.i_in}"] = W
-        # element-dependent self-connection (skip_tp, FullyConnectedTensorProduct with the one-hot elements)
-        skip = interaction.skip_tp
-        w, start, by_irrep = _np(skip.weight), 0, {}
-        for ins in skip.instructions:
-            size = int(np.prod(ins.path_shape))
-            by_irrep[(skip.irreps_out[ins.i_out].ir.l, skip.irreps_out[ins.i_out].ir.p)] = w[
-                start : start + size
-            ].reshape(ins.path_shape)
-            start += size
-        skip_in, skip_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_A, s.irreps_A)
-        for b, irrep in enumerate(ir for ir in skip_out if ir in skip_in):
-            P[p + f"skip.{b}"] = by_irrep[irrep]
-        # product basis: W_ours = T W_torch with U_torch = U_ours T
-        for irrep, contraction in zip(s.irreps_out, prod.symmetric_contractions.contractions, strict=True):
-            key = irreps_string(1, [irrep])[2:]
-            corr = contraction.correlation
-            for nu in range(1, corr + 1):
-                W_torch = contraction.weights_max if nu == corr else contraction.weights[corr - 1 - nu]
-                W_torch = _np(W_torch)  # (n_el, K, C)
-                U_ours = generalized_clebsch_gordan(s.irreps_A, irrep, nu)
-                K = U_ours.shape[-1]
-                U_torch = _np(getattr(contraction, f"U_matrix_{nu}")).reshape(-1, K)
-                T_map, *_ = np.linalg.lstsq(U_ours.reshape(-1, K), U_torch, rcond=None)  # (K, K)
-                residual = np.max(np.abs(U_ours.reshape(-1, K) @ T_map - U_torch), initial=0.0)
-                if residual > 1e-5:
-                    raise UnsupportedModelError(
-                        f"layer {t}, {key}, nu={nu}: mace-torch's U tensors are not in the span of "
-                        f"macetutor's (residual {residual:.2g}); is cuequivariance's basis in use?"
-                    )
-                rounded = np.round(T_map)
-                if np.max(np.abs(T_map - rounded), initial=0.0) < 1e-6:  # a signed permutation: make it exact
-                    T_map = rounded
-                P[p + f"product.{key}.nu{nu}"] = np.einsum("kq,zqc->zkc", T_map, W_torch)
-        for b, W in enumerate(_linear_blocks(prod.linear)):
-            P[p + f"product_linear.{b}"] = W
-        readout = model.readouts[t]
-        if s.readout == "linear":
-            P[p + "readout"] = _linear_blocks(readout.linear)[0]
-        else:
-            P[p + "readout.1"] = _linear_blocks(readout.linear_1)[0]
-            P[p + "readout.2"] = _linear_blocks(readout.linear_2)[0]
-    return MACE(config, P)
+
+
+def _layer_parameters(model, t: int, s, K: int) -> dict:
+    """The named parameters of layer t (``layer{t}.*``), mapped onto macetutor's coefficients."""
+    p, interaction, prod, readout = f"layer{t}.", model.interactions[t], model.products[t], model.readouts[t]
+    P = {p + f"linear_up.{b}": W for b, W in enumerate(_linear_blocks(interaction.linear_up))}
+    P |= {p + f"radial.{k}": W for k, W in enumerate(_radial_weights(interaction, s, K, t))}
+    # the linear map after the neighbour sum: one (K, K) block per path (instruction i_in = path index)
+    for ins, W in zip(interaction.linear.instructions, _linear_blocks(interaction.linear), strict=True):
+        P[p + f"linear.{ins.i_in}"] = W
+    P |= {p + f"skip.{b}": W for b, W in enumerate(_self_connection_weights(interaction.skip_tp, s))}
+    for irrep, contraction in zip(s.irreps_out, prod.symmetric_contractions.contractions, strict=True):
+        for nu, W in enumerate(_product_weights(contraction, s.irreps_A, irrep, t), start=1):
+            P[p + f"product.{Irrep(*irrep)}.nu{nu}"] = W
+    P |= {p + f"product_linear.{b}": W for b, W in enumerate(_linear_blocks(prod.linear))}
+    if s.readout == "linear":
+        P[p + "readout"] = _linear_blocks(readout.linear)[0]
+    else:
+        P[p + "readout.1"] = _linear_blocks(readout.linear_1)[0]
+        P[p + "readout.2"] = _linear_blocks(readout.linear_2)[0]
+    return P
+
+
+def _radial_weights(interaction, s, K: int, t: int) -> list[np.ndarray]:
+    """The radial MLP's layers, the last one multiplied by the sign s of each path: C = s sqrt(2l3+1) W3j."""
+    import torch
+    from e3nn import o3
+
+    tp = interaction.conv_tp
+    irreps1, irreps2, irreps_mid = tp.irreps_in1, tp.irreps_in2, tp.irreps_out
+    torch_paths = [(irreps1[ins.i_in1].ir, irreps2[ins.i_in2].ir, irreps_mid[ins.i_out].ir) for ins in tp.instructions]
+    ours = [(s.irreps_in[i1], s.irreps_Y[i2], irrep) for i1, i2, irrep in s.paths]
+    if [((a.l, a.p), (b.l, b.p), (c.l, c.p)) for a, b, c in torch_paths] != ours:
+        raise UnsupportedModelError(f"layer {t}: tensor-product paths {torch_paths} differ from macetutor's {ours}")
+    signs = []
+    for (l1, _), (l2, _), (l3, _) in ours:
+        w3j = np.sqrt(2 * l3 + 1) * o3.wigner_3j(l1, l2, l3, dtype=torch.float64).numpy()
+        sign = float(np.sign(np.sum(clebsch_gordan(l1, l2, l3) * w3j)))
+        assert np.max(np.abs(clebsch_gordan(l1, l2, l3) - sign * w3j)) < 1e-12
+        signs.append(sign)
+    layers = [_np(layer.weight) for layer in interaction.conv_tp_weights.children() if hasattr(layer, "weight")]
+    layers[-1] = layers[-1] * np.repeat(signs, K)[None, :]  # path k occupies columns k K .. (k+1) K - 1
+    return layers
+
+
+def _self_connection_weights(skip, s) -> list[np.ndarray]:
+    """skip_tp (FullyConnectedTensorProduct with the one-hot elements): one (K_in, n_elements, K_out) per shared irrep."""
+    w, start, by_irrep = _np(skip.weight), 0, {}
+    for ins in skip.instructions:
+        size = int(np.prod(ins.path_shape))
+        irrep = skip.irreps_out[ins.i_out].ir
+        by_irrep[(irrep.l, irrep.p)] = w[start : start + size].reshape(ins.path_shape)
+        start += size
+    self_in, self_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_A, s.irreps_A)
+    return [by_irrep[irrep] for irrep in self_out if irrep in self_in]
+
+
+def _product_weights(contraction, irreps_A, irrep, t: int) -> list[np.ndarray]:
+    """W_ours = T W_torch per nu, with U_torch = U_ours T found by least squares (a signed identity, made exact)."""
+    W = []
+    for nu in range(1, contraction.correlation + 1):
+        W_torch = contraction.weights_max if nu == contraction.correlation else contraction.weights[-nu]
+        W_torch = _np(W_torch)  # (n_el, n_paths, K)
+        U_ours = generalized_clebsch_gordan(irreps_A, irrep, nu)
+        n_paths = U_ours.shape[-1]
+        U_torch = _np(getattr(contraction, f"U_matrix_{nu}")).reshape(-1, n_paths)
+        T_map, *_ = np.linalg.lstsq(U_ours.reshape(-1, n_paths), U_torch, rcond=None)  # (n_paths, n_paths)
+        residual = np.max(np.abs(U_ours.reshape(-1, n_paths) @ T_map - U_torch), initial=0.0)
+        if residual > 1e-5:
+            raise UnsupportedModelError(
+                f"layer {t}, {Irrep(*irrep)}, nu={nu}: mace-torch's U tensors are not in the span of "
+                f"macetutor's (residual {residual:.2g}); is cuequivariance's basis in use?"
+            )
+        rounded = np.round(T_map)
+        if np.max(np.abs(T_map - rounded), initial=0.0) < 1e-6:  # a signed permutation: make it exact
+            T_map = rounded
+        W.append(np.einsum("qr,zrk->zqk", T_map, W_torch))
+    return W
 
 
 def evaluate_mace_torch(model, positions, numbers, cell=None, pbc=False) -> dict:
