@@ -6,7 +6,7 @@ from :mod:`macetutor.kernels` (tests hold the two equal to 1e-12). Nothing else 
 
     step                                   numpy                                     numba
     edge harmonics Y(v/|v|) and dY/dv      so3.spherical_harmonics_with_gradient     kernels.spherical_harmonics_with_gradient
-    radial basis b(r) f(r) and d/dr        radial.radial_basis_with_derivative       kernels.radial_basis_with_derivative
+    radial basis b(r) f(r) and d/dr        radial.radial_features                    kernels.radial_features
     eq. (8): sum over neighbours (+ VJP)   basis.edge_tensor_product_sum             kernels.edge_tensor_product_sum
     eqs. (10)-(11) (+ VJP)                 product.product_basis_and_message         kernels.product_basis_and_message
     neighbour search                       scipy k-d tree                            numba cell list
@@ -34,7 +34,7 @@ class Backend:
     name: str
     neighbor_search: str  # method of macetutor.neighbor_list: "kdtree" or "cells"
     spherical_harmonics_with_gradient: Callable
-    radial_basis_with_derivative: Callable
+    radial_features: Callable
     edge_tensor_product_sum: Callable
     edge_tensor_product_sum_vjp: Callable
     product_basis_and_message: Callable
@@ -45,7 +45,7 @@ NUMPY = Backend(
     name="numpy",
     neighbor_search="kdtree",
     spherical_harmonics_with_gradient=so3.spherical_harmonics_with_gradient,
-    radial_basis_with_derivative=radial.radial_basis_with_derivative,
+    radial_features=radial.radial_features,
     edge_tensor_product_sum=basis.edge_tensor_product_sum,
     edge_tensor_product_sum_vjp=basis.edge_tensor_product_sum_vjp,
     product_basis_and_message=product.product_basis_and_message,
@@ -65,7 +65,7 @@ def get_backend(name: str) -> Backend:
             name="numba",
             neighbor_search="cells",
             spherical_harmonics_with_gradient=kernels.spherical_harmonics_with_gradient,
-            radial_basis_with_derivative=kernels.radial_basis_with_derivative,
+            radial_features=kernels.radial_features,
             edge_tensor_product_sum=kernels.edge_tensor_product_sum,
             edge_tensor_product_sum_vjp=kernels.edge_tensor_product_sum_vjp,
             product_basis_and_message=kernels.product_basis_and_message,

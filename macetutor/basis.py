@@ -80,7 +80,12 @@ def self_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_in
     The W_{z_i} h^(t) of eq. (12) (mace-torch's ``skip_tp``: e3nn's FullyConnectedTensorProduct of x with the
     one-hot element vector). One weight (K_in, n_elements, K_out) per irrep present in both ``irreps_in`` and
     ``irreps_out``; blocks of ``irreps_out`` without a partner are 0. Returns (n, K_out, dim(irreps_out)).
+    A weight (K_in, K_out) without the element axis is the same for every element (the ResidualNonLinear block's
+    self-connection, an e3nn Linear: y = x W / sqrt(K_in)).
     """
+    W = [W_b[:, None, :] if W_b.ndim == 2 else W_b for W_b in W]  # element-agnostic: one "element" for all atoms
+    if any(W_b.shape[1] == 1 for W_b in W):
+        element_index = np.zeros(len(x), dtype=np.int64)
     K_out = W[0].shape[2]
     y = np.zeros((len(x), K_out, dim(irreps_out)), dtype=x.dtype)  # (n, K_out, dim_out)
     slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
@@ -98,6 +103,9 @@ def self_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_in
 
 def self_connection_vjp(grad_y, irreps_in, irreps_out, element_index, W) -> np.ndarray:
     """VJP of :func:`self_connection`: dE/dx_{i,u,m} = sum_w W[u, z_i, w] dE/dy_{i,w,m} / sqrt(K_in n_elements)."""
+    W = [W_b[:, None, :] if W_b.ndim == 2 else W_b for W_b in W]
+    if any(W_b.shape[1] == 1 for W_b in W):
+        element_index = np.zeros(len(grad_y), dtype=np.int64)
     grad_x = np.zeros((len(grad_y), W[0].shape[0], dim(irreps_in)), dtype=grad_y.dtype)  # (n, K_in, dim_in)
     slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
     shared = [
@@ -181,7 +189,7 @@ def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s: Lay
     The hot loop of eq. (8) (the numba backend fuses the two: ``kernels.edge_tensor_product_sum``).
     h_up: (n_atoms, K, dim_in) = W h. Returns one (n_atoms, K, 2l3+1) per path.
     """
-    phi = edge_tensor_product(h_up[senders], Y, R, s.irreps_in, s.irreps_Y, s.paths)  # per edge and path
+    phi = edge_tensor_product(h_up[senders], Y, R, s.irreps_edge, s.irreps_Y, s.paths)  # per edge and path
     return neighbor_sum(phi, receivers, n_atoms)
 
 
@@ -189,7 +197,7 @@ def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s: Lay
     """VJP of :func:`edge_tensor_product_sum`: returns (dE/dh_up (n_atoms, K, dim_in), dE/dY, dE/dR)."""
     grad_phi = neighbor_sum_vjp(grad_Phi, receivers)  # (n_edges, K, 2l3+1) per path
     grad_h_sender, grad_Y, grad_R = edge_tensor_product_vjp(
-        grad_phi, h_up[senders], Y, R, s.irreps_in, s.irreps_Y, s.paths
+        grad_phi, h_up[senders], Y, R, s.irreps_edge, s.irreps_Y, s.paths
     )
     grad_h_up = np.zeros(h_up.shape, dtype=grad_h_sender.dtype)  # (n_atoms, K, dim_in)
     np.add.at(grad_h_up, senders, grad_h_sender)  # the gather h_up[senders], transposed
@@ -226,13 +234,37 @@ def mix_paths_vjp(grad_A: np.ndarray, paths: list, irreps_A: list, W: list[np.nd
     ]
 
 
+def edge_density(radial_basis: np.ndarray, envelope, W: np.ndarray):
+    """The learned edge density of mace-torch's density blocks: rho_ij = tanh(s_ij^2) [f(r_ij)], s_ij = b_ij W / sqrt(N)
+
+    (a one-layer e3nn FullyConnectedNet [N, 1] on the radial features b_ij, no activation; the envelope f multiplies
+    when it is kept apart from the radial basis). Returns (rho (n_edges,), s (n_edges,))."""
+    pre = (radial_basis @ W / np.sqrt(W.shape[0]))[:, 0]  # (n_edges,)
+    rho = np.tanh(pre * pre)  # (n_edges,)
+    return (rho if envelope is None else rho * envelope), pre
+
+
+def edge_density_vjp(grad_rho: np.ndarray, pre: np.ndarray, envelope, W: np.ndarray):
+    """VJP of :func:`edge_density`: (dE/d(radial basis) (n_edges, N), dE/d(envelope) (n_edges,) or None).
+    d tanh(s^2)/ds = 2 s (1 - tanh^2(s^2))."""
+    t = np.tanh(pre * pre)  # (n_edges,)
+    grad_envelope = None if envelope is None else grad_rho * t
+    grad_t = grad_rho if envelope is None else grad_rho * envelope
+    grad_pre = grad_t * 2.0 * pre * (1.0 - t * t)  # (n_edges,)
+    return grad_pre[:, None] * W[:, 0] / np.sqrt(W.shape[0]), grad_envelope
+
+
 class AtomicBasis(NamedTuple):
     """What :func:`atomic_basis` computes: A and the values its VJP needs."""
 
     A: np.ndarray  # (n_atoms, K, dim_A), eq. (8)
-    h_up: np.ndarray  # (n_atoms, K, dim_in): h~ = W_up h
-    R: np.ndarray  # (n_edges, n_paths, K): the radial functions R(r_ij)
+    h_up: np.ndarray  # (n_atoms, K_edge, dim_edge): h~ = W_up h
+    R: np.ndarray  # (n_edges, n_paths, K_edge): the radial functions R(r_ij) (times the envelope if kept apart)
+    R_mlp: np.ndarray  # (n_edges, n_paths, K_edge): the radial MLP's output (R before the envelope)
     radial_pre: list  # pre-activations of the radial MLP
+    A_unmixed: np.ndarray  # (n_atoms, K, dim_A): A before the element mixing of a non-residual block
+    divisor: np.ndarray  # (n_atoms,): avg_num_neighbors, or rho_i + 1 (density blocks)
+    density_pre: np.ndarray | None  # (n_edges,): s_ij of :func:`edge_density` (density blocks)
 
 
 def atomic_basis(h: np.ndarray, graph, w, s: LayerShapes, config, backend) -> AtomicBasis:
@@ -241,41 +273,67 @@ def atomic_basis(h: np.ndarray, graph, w, s: LayerShapes, config, backend) -> At
         h~_j  = W_up h_j                                   channel mixing of the neighbour's features
         R_ij  = MLP(b(r_ij) f(r_ij))                       the learnable radial functions
         Phi_i = sum_{j in N(i)} C (R_ij Y(r_ij_hat) h~_j)  one sum per path l1 (x) l2 -> l3
-        A_i   = W_paths Phi_i / avg_num_neighbors           the paths mixed into the irreps of A
-        [non-residual first layer: A_i <- W_{z_i} A_i, element-dependent: mace-torch's RealAgnosticInteractionBlock]
+        A_i   = W_paths Phi_i / d_i                         the paths mixed into the irreps of A; d_i is
+                                                            avg_num_neighbors, or 1 + rho_i = 1 + sum_j rho_ij for
+                                                            mace-torch's density blocks (:func:`edge_density`)
+        [non-residual block: A_i <- W_{z_i} A_i, element-dependent, mace-torch's RealAgnosticInteractionBlock]
+
+    With ``apply_cutoff=False`` the envelope multiplies R (and rho_ij) instead of the MLP's input.
 
     Parameters:
         h: (n_atoms, K, dim_in), the features h^(t); graph: :class:`macetutor.graph.Graph`;
         w: :class:`macetutor.parameters.LayerWeights`; config: :class:`macetutor.MACEConfig`;
         backend: :class:`macetutor.backends.Backend` (NumPy specification or numba kernels).
     """
-    n_atoms, K = len(h), w.W_up[0].shape[1]
-    h_up = linear(h, s.irreps_in, w.W_up)  # (n_atoms, K, dim_in): h~ = W h
-    R, radial_pre = radial_mlp(graph.radial_basis, w.radial, config.radial_activation_constant)  # (n_edges, n_paths K)
-    R = R.reshape(len(R), len(s.paths), K)  # (n_edges, n_paths, K): R_{k l1 l2 l3}(r_ij)
+    n_atoms, n_edges = len(h), len(graph.senders)
+    h_up = linear(h, s.irreps_in, w.W_up)  # (n_atoms, K_edge, dim_edge): h~ = W h
+    R, radial_pre = radial_mlp(
+        graph.radial_basis, w.radial, config.radial_activation_constant
+    )  # (n_edges, n_paths K_e)
+    R_mlp = R.reshape(n_edges, len(s.paths), s.channels_edge)  # (n_edges, n_paths, K_edge): R_{k l1 l2 l3}(r_ij)
+    R = R_mlp if graph.envelope is None else R_mlp * graph.envelope[:, None, None]
     Phi = backend.edge_tensor_product_sum(h_up, graph.Y, R, graph.senders, graph.receivers, n_atoms, s)
-    A = mix_paths(Phi, s.paths, s.irreps_A, w.W_paths) / config.avg_num_neighbors  # (n_atoms, K, dim_A)
-    if not s.residual:  # mace-torch's first layer mixes A by the centre's element (not in the paper's eq. 9)
+    divisor, density_pre = np.full(n_atoms, config.avg_num_neighbors), None  # (n_atoms,)
+    if s.normalization == "density":
+        rho_e, density_pre = edge_density(graph.radial_basis, graph.envelope, w.W_density[0])  # (n_edges,)
+        divisor = 1.0 + np.bincount(graph.receivers, weights=rho_e, minlength=n_atoms)  # (n_atoms,): 1 + rho_i
+    A = mix_paths(Phi, s.paths, s.irreps_A, w.W_paths) / divisor[:, None, None]  # (n_atoms, K, dim_A)
+    A_unmixed = A
+    if s.element_mixing:  # mace-torch's non-residual blocks mix A by the centre's element (not in the paper's eq. 9)
         A = self_connection(A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)  # (n_atoms, K, dim_A)
-    return AtomicBasis(A, h_up, R, radial_pre)
+    return AtomicBasis(A, h_up, R, R_mlp, radial_pre, A_unmixed, divisor, density_pre)
 
 
 def atomic_basis_vjp(grad_A: np.ndarray, values: AtomicBasis, graph, w, s: LayerShapes, config, backend):
     """VJP of :func:`atomic_basis`, its steps in reverse order.
 
-    Returns (dE/dh (n_atoms, K, dim_in), dE/dY (n_edges, dim_Y), dE/d(radial basis) (n_edges, num_bessel)).
+    Returns (dE/dh (n_atoms, K, dim_in), dE/dY (n_edges, dim_Y), dE/d(radial basis) (n_edges, N),
+    dE/d(envelope) (n_edges,) or None).
     """
-    if not s.residual:
+    if s.element_mixing:
         grad_A = self_connection_vjp(grad_A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)
-    grad_Phi = [g / config.avg_num_neighbors for g in mix_paths_vjp(grad_A, s.paths, s.irreps_A, w.W_paths)]
+    d = values.divisor[:, None, None]  # (n_atoms, 1, 1)
+    grad_Phi = mix_paths_vjp(grad_A / d, s.paths, s.irreps_A, w.W_paths)  # per path (n_atoms, K_edge, 2l3+1)
     grad_h_up, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
         grad_Phi, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s
     )
+    grad_envelope = None
+    if graph.envelope is not None:  # R = MLP(b) f: the product rule
+        grad_envelope = np.sum(grad_R * values.R_mlp, axis=(1, 2))  # (n_edges,)
+        grad_R = grad_R * graph.envelope[:, None, None]
     grad_radial_basis = radial_mlp_vjp(
         grad_R.reshape(len(grad_R), grad_R.shape[1] * grad_R.shape[2]),
         values.radial_pre,
         w.radial,
         config.radial_activation_constant,
-    )  # (n_edges, num_bessel)
+    )  # (n_edges, N)
+    if s.normalization == "density":  # A = X / (1 + rho_i): dE/drho_i = -sum dE/dA A / (1 + rho_i)
+        grad_rho_i = -np.sum(grad_A * values.A_unmixed, axis=(1, 2)) / values.divisor  # (n_atoms,)
+        grad_b, grad_f = edge_density_vjp(
+            grad_rho_i[graph.receivers], values.density_pre, graph.envelope, w.W_density[0]
+        )
+        grad_radial_basis = grad_radial_basis + grad_b
+        if grad_f is not None:
+            grad_envelope = grad_envelope + grad_f
     grad_h = linear_vjp(grad_h_up, s.irreps_in, w.W_up)  # (n_atoms, K, dim_in)
-    return grad_h, grad_Y, grad_radial_basis
+    return grad_h, grad_Y, grad_radial_basis, grad_envelope

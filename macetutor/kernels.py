@@ -5,7 +5,7 @@ Each public function here has the name and signature of the NumPy function it re
 
     NumPy specification                            numba replacement (this module)
     so3.spherical_harmonics_with_gradient          spherical_harmonics_with_gradient
-    radial.radial_basis_with_derivative            radial_basis_with_derivative
+    radial.radial_features (Bessel x envelope)     radial_features
     basis.edge_tensor_product_sum (+ _vjp)         edge_tensor_product_sum (+ _vjp): eq. (8)'s sum over neighbours
     product.product_basis_and_message (+ _vjp)     product_basis_and_message (+ _vjp): eqs. (10)-(11), B never formed
     neighbors.neighbor_list(method="kdtree")       neighbors.neighbor_list(method="cells") -> cell_list_pairs
@@ -35,7 +35,7 @@ from macetutor.irreps import offsets
 
 __all__ = [
     "spherical_harmonics_with_gradient",
-    "radial_basis_with_derivative",
+    "radial_features",
     "edge_tensor_product_sum",
     "edge_tensor_product_sum_vjp",
     "product_basis_and_message",
@@ -343,7 +343,7 @@ def spherical_harmonics_with_gradient_kernel(vectors, diag, a, b, l_max, Y, dY):
 
 
 @njit_parallel
-def radial_basis_with_derivative_kernel(lengths, r_max, num_bessel, p, out, dout):
+def radial_features_kernel(lengths, r_max, num_bessel, p, out, dout):
     """out[e, n] = b_n(r) f_p(r) (Bessel times envelope) and dout = d out / dr, per edge (radial.py's formulas)."""
     prefactor = np.sqrt(2.0 / r_max)
     for e in numba.prange(len(lengths)):
@@ -379,11 +379,15 @@ def spherical_harmonics_with_gradient(l, vectors: np.ndarray) -> tuple[np.ndarra
     return Y, dY
 
 
-def radial_basis_with_derivative(r: np.ndarray, r_max: float, num_bessel: int, p: int):
-    """Replaces :func:`macetutor.radial.radial_basis_with_derivative`: b(r) f(r) and its r-derivative."""
-    out, dout = np.zeros((len(r), num_bessel)), np.zeros((len(r), num_bessel))
-    radial_basis_with_derivative_kernel(np.ascontiguousarray(r), float(r_max), num_bessel, p, out, dout)
-    return out, dout
+def radial_features(radial, r: np.ndarray, Z_sender: np.ndarray, Z_receiver: np.ndarray):
+    """Replaces :func:`macetutor.radial.radial_features` for mace-torch's default radial basis (Bessel x envelope,
+    exact frequencies, no distance transform); the variants (Agnesi, Soft, Gaussian, Chebyshev, stored constants,
+    apply_cutoff=False) stay in NumPy, where they cost little next to the radial MLP."""
+    if not radial.is_plain_bessel:
+        return radial.features(r, Z_sender, Z_receiver)
+    out, dout = np.zeros((len(r), radial.num_basis)), np.zeros((len(r), radial.num_basis))
+    radial_features_kernel(np.ascontiguousarray(r), float(radial.r_max), radial.num_basis, radial.p, out, dout)
+    return out, dout, None, None
 
 
 # ------------------------------------------------------------------ neighbour search (cell list)

@@ -43,10 +43,10 @@ class LayerValues:
 
 @dataclass(frozen=True, eq=False)
 class _Saved:
-    """What the reverse pass needs beyond :class:`LayerValues` (pre-activations of the two MLPs)."""
+    """What the reverse pass needs beyond :class:`LayerValues`."""
 
-    radial_pre: list
-    readout_pre: np.ndarray | None
+    basis: AtomicBasis  # the atomic basis' intermediate values
+    readout_pre: np.ndarray | None  # the readout MLP's pre-activation
 
 
 def interaction_layer(h: np.ndarray, graph, w, s, config, backend) -> tuple[LayerValues, _Saved]:
@@ -61,25 +61,26 @@ def interaction_layer(h: np.ndarray, graph, w, s, config, backend) -> tuple[Laye
     basis = atomic_basis(h, graph, w, s, config, backend)  # eqs. (8)-(9)
     m, B = backend.product_basis_and_message(basis.A, z, w.products)  # eqs. (10)-(11)
     h_new, sc = update(m, h, z, w, s)  # eq. (12)
-    E_t, readout_pre = readout(h_new, w.readout, config.readout_activation_constant)  # eq. (13)
+    E_t, readout_pre = readout(h_new, w.readout, config.readout_activation_constant, graph.head)  # eq. (13)
     values = LayerValues(
         s.t, s.irreps_in, s.irreps_A, s.irreps_out, h, basis.h_up, basis.R, basis.A, B, m, sc, h_new, E_t
     )
-    return values, _Saved(basis.radial_pre, readout_pre)
+    return values, _Saved(basis, readout_pre)
 
 
 def interaction_layer_vjp(grad_E_t, grad_h_new, values: LayerValues, saved: _Saved, graph, w, s, config, backend):
     """The reverse of :func:`interaction_layer`: from dE/dE_i^(t) (n,) and dE/dh^(t+1) (what the later layers sent
-    back) to dE/dh^(t), dE/dY and dE/d(radial basis) of this layer.
+    back) to dE/dh^(t), dE/dY, dE/d(radial basis) and dE/d(envelope) (None unless it is kept apart) of this layer.
     """
     z = graph.element_index
     grad_h_new = grad_h_new + readout_vjp(
-        grad_E_t, saved.readout_pre, w.readout, config.readout_activation_constant, values.h.shape
+        grad_E_t, saved.readout_pre, w.readout, config.readout_activation_constant, graph.head, values.h.shape
     )  # eq. (13)
     grad_m, grad_h_self = update_vjp(grad_h_new, z, w, s)  # eq. (12)
     grad_A = backend.product_basis_and_message_vjp(grad_m, values.A, z, w.products)  # eqs. (11)-(10)
-    basis = AtomicBasis(values.A, values.h_up, values.R, saved.radial_pre)
-    grad_h, grad_Y, grad_radial_basis = atomic_basis_vjp(grad_A, basis, graph, w, s, config, backend)  # eqs. (9)-(8)
+    grad_h, grad_Y, grad_radial, grad_envelope = atomic_basis_vjp(
+        grad_A, saved.basis, graph, w, s, config, backend
+    )  # eqs. (9)-(8)
     if grad_h_self is not None:
         grad_h = grad_h + grad_h_self
-    return grad_h, grad_Y, grad_radial_basis
+    return grad_h, grad_Y, grad_radial, grad_envelope

@@ -30,7 +30,9 @@ from macetutor.config import LayerShapes, MACEConfig, layer_shapes
 from macetutor.forces import forces_virial_stress
 from macetutor.graph import Graph, build_graph, edge_features_vjp
 from macetutor.layer import LayerValues, interaction_layer, interaction_layer_vjp
+from macetutor.pair import ZBL, zbl_edge_energies
 from macetutor.parameters import Weights, parameter_shapes
+from macetutor.radial import RadialBasis
 from macetutor.readout import site_energies
 
 __all__ = ["MACEConfig", "MACE", "Evaluation", "LayerShapes", "layer_shapes", "parameter_shapes"]
@@ -84,6 +86,20 @@ class MACE:
         self.constants = MappingProxyType({k: _read_only(v) for k, v in (constants or {}).items()})
         self.weights = Weights.from_named(lambda name, shape: frozen[name], config, self.constants)
         self.shapes = [layer_shapes(config, t) for t in range(config.num_interactions)]
+        stored = {k.split(".", 1)[1]: v for k, v in self.constants.items() if k.startswith("radial.")}
+        self.radial = RadialBasis(
+            config.radial_type,
+            config.r_max,
+            config.num_bessel,
+            config.num_polynomial_cutoff,
+            config.apply_cutoff,
+            config.distance_transform,
+            stored,
+        )
+        self.zbl = None
+        if config.pair_repulsion:
+            stored = {k.split(".", 1)[1]: v for k, v in self.constants.items() if k.startswith("zbl.")}
+            self.zbl = ZBL(config.num_polynomial_cutoff, **stored)
 
     # ------------------------------------------------------------------ construction and files
 
@@ -155,13 +171,35 @@ class MACE:
             )
         return np.array([table[int(z)] for z in numbers], dtype=np.int64)
 
-    def evaluate(self, positions, numbers, cell=None, pbc=False, forces=False, stress=False, backend="numpy"):
+    def head_index(self, head: str | None = None) -> int:
+        """The index of the readout head named ``head``, with mace-torch's calculator's default when it is None.
+
+        Rules: a named head must exist (unlike mace-torch's calculator, which falls back to the last head with a
+        warning, macetutor refuses an unknown name and lists the heads); with no name, a one-head model uses its
+        head, and a multi-head model the head named "default" (any case), else it asks for a name.
+        """
+        heads = list(self.config.heads)
+        if head is not None:
+            if head not in heads:
+                raise ValueError(f"unknown head {head!r}; this model's heads are {heads}")
+            return heads.index(head)
+        if len(heads) == 1:
+            return 0
+        defaults = [k for k, name in enumerate(heads) if name.lower() == "default"]
+        if not defaults:
+            raise ValueError(f"this model has several heads and none is called 'default': choose one of {heads}")
+        return defaults[0]
+
+    def evaluate(
+        self, positions, numbers, cell=None, pbc=False, forces=False, stress=False, backend="numpy", head=None
+    ) -> Evaluation:
         """Energy of a structure, with every intermediate array of the model (see :class:`Evaluation`).
 
         ``forces=True`` adds F = -dE/dr; ``stress=True`` adds the virial and, for a cell periodic in all three
         directions, the stress; both from the hand-written reverse pass (no automatic differentiation), assembled
         by :func:`macetutor.forces.forces_virial_stress`. ``backend`` is the switch of :mod:`macetutor.backends`:
-        "numpy" (the readable specification) or "numba" (compiled kernels; B is not formed).
+        "numpy" (the readable specification) or "numba" (compiled kernels; B is not formed). ``head`` names the
+        readout head of a multi-head model (:meth:`head_index` gives the default).
         """
         ops = get_backend(backend)
         config = self.config
@@ -169,7 +207,11 @@ class MACE:
         z = self.element_index(numbers)
         if positions.ndim != 2 or positions.shape[1] != 3 or len(positions) != len(z):
             raise ValueError(f"positions must have shape (n_atoms, 3) = ({len(z)}, 3), got {positions.shape}")
-        graph = build_graph(positions, z, cell, pbc, config, ops, derivatives=forces or stress)
+        head = np.full(len(z), self.head_index(head))  # (n_atoms,)
+        numbers = np.asarray(config.elements)[z]  # (n_atoms,)
+        graph = build_graph(
+            positions, z, numbers, head, cell, pbc, config.max_ell, self.radial, ops, derivatives=forces or stress
+        )
 
         h = node_embedding(z, self.weights.embedding)  # (n_atoms, K, 1): h^(0), eq. (9)
         layers, saved = [], []
@@ -178,9 +220,9 @@ class MACE:
             layers.append(values)
             saved.append(values_saved)
             h = values.h
-        E_i, E_int = site_energies(
-            self.weights.E0[z], [v.node_energy for v in layers], config.scale, config.shift
-        )  # (n_atoms,) each
+        scale, shift = self._per_atom(config.scale, head), self._per_atom(config.shift, head)  # (n_atoms,) each
+        E0 = self.weights.E0[z] if self.weights.E0.ndim == 1 else self.weights.E0[head, z]  # (n_atoms,)
+        E_i, E_int = site_energies(E0, [v.node_energy for v in layers], self.pair_energies(graph)[0], scale, shift)
 
         result = Evaluation(
             energy=float(np.sum(E_i)),
@@ -197,19 +239,35 @@ class MACE:
             result.virial, result.stress = (virial, sigma) if stress else (None, None)
         return result
 
+    @staticmethod
+    def _per_atom(value, head: np.ndarray) -> np.ndarray:
+        """A per-head constant (one value, or one per head) for every atom. (n_atoms,)"""
+        value = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        return value[head] if len(value) > 1 else np.full(len(head), value[0])
+
+    def pair_energies(self, graph: Graph) -> tuple[np.ndarray, np.ndarray | None]:
+        """The ZBL energy V_i of every atom (zeros without pair repulsion) and dV_e/dr_e of every edge (or None)."""
+        if self.zbl is None or len(graph.lengths) == 0:
+            return np.zeros(graph.n_atoms), None
+        V_e, dV_e = zbl_edge_energies(
+            graph.lengths, graph.numbers[graph.senders], graph.numbers[graph.receivers], self.zbl
+        )
+        return np.bincount(graph.receivers, weights=V_e, minlength=graph.n_atoms), dV_e
+
     def reverse_pass(self, grad_E_int, layers: list[LayerValues], saved: list, graph: Graph, backend) -> np.ndarray:
         """dE/dv_e (n_edges, 3) for every edge vector, by the layers' hand-written VJPs, from the last layer down.
 
         ``grad_E_int`` (n_atoms,) is the adjoint of the interaction energy of each atom (ones for the forces of
-        E = sum_i E_i). Each layer's E^(t) enters E_i^int with the factor ``scale``; the adjoint of h^(t+1) collects
-        the readout of layer t and the uses of h^(t+1) in layer t+1; the adjoints of Y and of the radial basis
-        collect every layer, and finally turn into dE/dv_e (:func:`macetutor.graph.edge_features_vjp`).
+        E = sum_i E_i). Each layer's E^(t) and the pair energy enter E_i^int with the factor ``scale``; the adjoint of
+        h^(t+1) collects the readout of layer t and the uses of h^(t+1) in layer t+1; the adjoints of Y and of the
+        radial features collect every layer, and finally turn into dE/dv_e (:func:`macetutor.graph.edge_features_vjp`).
         """
-        grad_Y, grad_radial_basis = np.zeros_like(graph.Y), np.zeros_like(graph.radial_basis)
+        grad_Y, grad_radial = np.zeros_like(graph.Y), np.zeros_like(graph.radial_basis)
+        grad_envelope = None if graph.envelope is None else np.zeros_like(graph.envelope)
         grad_h = np.zeros_like(layers[-1].h)  # dE/dh^(T): nothing reads the last layer's features but its readout
-        grad_E_t = self.config.scale * grad_E_int  # dE/dE_i^(t), the same for every layer
+        grad_E_t = self._per_atom(self.config.scale, graph.head) * grad_E_int  # dE/dE_i^(t), the same for every t
         for t in reversed(range(self.config.num_interactions)):
-            grad_h, grad_Y_t, grad_radial_t = interaction_layer_vjp(
+            grad_h, grad_Y_t, grad_radial_t, grad_envelope_t = interaction_layer_vjp(
                 grad_E_t,
                 grad_h,
                 layers[t],
@@ -221,8 +279,12 @@ class MACE:
                 backend,
             )
             grad_Y += grad_Y_t
-            grad_radial_basis += grad_radial_t
-        return edge_features_vjp(grad_Y, grad_radial_basis, graph)  # (the embedding h^(0) does not move)
+            grad_radial += grad_radial_t
+            if grad_envelope_t is not None:
+                grad_envelope += grad_envelope_t
+        _, dV_e = self.pair_energies(graph)  # V_i = sum_{e into i} V_e
+        grad_lengths = None if dV_e is None else grad_E_t[graph.receivers] * dV_e  # (n_edges,)
+        return edge_features_vjp(grad_Y, grad_radial, graph, grad_envelope, grad_lengths)
 
 
 def _read_only(value) -> np.ndarray:

@@ -65,26 +65,33 @@ class LayerWeights:
     # per irrep present in both input and output                                     file: skip.{b}
     products: tuple  # eqs. (10)-(11): one ProductWeights per irrep of h^(t+1)          file: product.{L}.nu{nu}
     W_update: tuple  # eq. (12): W m, one (K, K) per block of h^(t+1)                   file: product_linear.{b}
-    readout: tuple  # eq. (13): ((K, 1),) linear, or ((K, mlp_width), (mlp_width, 1)) file: readout[.1, .2]
+    readout: tuple  # eq. (13): ((K, n_heads),) linear, or ((K, n_heads mlp), (n_heads mlp, n_heads))
+    # file: readout, or readout.1 and readout.2
+    W_density: tuple = ()  # density blocks: the edge-density MLP, ((num_bessel, 1),)         file: density.0
 
     @classmethod
     def from_named(cls, get: Getter, config: MACEConfig, s: LayerShapes, constants) -> LayerWeights:
-        p, K, n_el = f"layer{s.t}.", config.channels, len(config.elements)
-        widths = [config.num_bessel, *config.radial_mlp, len(s.paths) * K]
+        p, n_el, H = f"layer{s.t}.", len(config.elements), config.num_heads
+        K_in, K_e, K = s.channels_in, s.channels_edge, s.channels
+        widths = [config.num_bessel, *config.radial_mlp, len(s.paths) * K_e]
         self_in, self_out = (s.irreps_in, s.irreps_out) if s.residual else (s.irreps_A, s.irreps_A)
         n_self = sum(1 for irrep in self_out if irrep in self_in)
+        self_shape = (K_in, K) if s.self_connection == "linear" else ((K_in, n_el, K) if s.residual else (K, n_el, K))
         if s.readout == "linear":
-            readout_names = {p + "readout": (K, 1)}
+            readout_names = {p + "readout": (K, H)}
         else:
-            readout_names = {p + "readout.1": (K, config.mlp_width), p + "readout.2": (config.mlp_width, 1)}
+            readout_names = {p + "readout.1": (K, H * config.mlp_width), p + "readout.2": (H * config.mlp_width, H)}
         return cls(  # (the arguments are evaluated in this order: the order of the names in a model file)
-            W_up=tuple(get(p + f"linear_up.{b}", (K, K)) for b in range(len(s.irreps_in))),
+            W_up=tuple(get(p + f"linear_up.{b}", (K_in, K_e)) for b in range(len(s.irreps_in))),
             radial=tuple(get(p + f"radial.{k}", (widths[k], widths[k + 1])) for k in range(len(widths) - 1)),
-            W_paths=tuple(get(p + f"linear.{k}", (K, K)) for k in range(len(s.paths))),
-            W_self=tuple(get(p + f"skip.{b}", (K, n_el, K)) for b in range(n_self)),
-            products=tuple(ProductWeights.from_named(get, p, s, irrep, n_el, K, constants) for irrep in s.irreps_out),
+            W_paths=tuple(get(p + f"linear.{k}", (K_e, K)) for k in range(len(s.paths))),
+            W_self=tuple(get(p + f"skip.{b}", self_shape) for b in range(n_self)),
+            products=tuple(
+                ProductWeights.from_named(get, p, s, irrep, s.product_elements, K, constants) for irrep in s.irreps_out
+            ),
             W_update=tuple(get(p + f"product_linear.{b}", (K, K)) for b in range(len(s.irreps_out))),
             readout=tuple(get(name, shape) for name, shape in readout_names.items()),
+            W_density=(get(p + "density.0", (config.num_bessel, 1)),) if s.normalization == "density" else (),
         )
 
     def named(self, t: int) -> dict:
@@ -98,6 +105,7 @@ class LayerWeights:
         out |= {p + f"product_linear.{b}": W for b, W in enumerate(self.W_update)}
         names = ("readout",) if len(self.readout) == 1 else ("readout.1", "readout.2")
         out |= {p + name: W for name, W in zip(names, self.readout, strict=True)}
+        out |= {p + f"density.{k}": W for k, W in enumerate(self.W_density)}
         return out
 
 
@@ -106,7 +114,7 @@ class Weights:
     """All weights of a model: the element embedding (eq. 9), E0, and one :class:`LayerWeights` per layer."""
 
     embedding: np.ndarray  # (n_elements, K): W of eq. (9)                            file: embedding
-    E0: np.ndarray  # (n_elements,) eV, the isolated-atom energies                       file: E0
+    E0: np.ndarray  # (n_elements,) eV, the isolated-atom energies; (n_heads, n_elements) with several heads  file: E0
     layers: tuple  # LayerWeights, t = 0..T-1
 
     @classmethod
@@ -116,7 +124,7 @@ class Weights:
         n_el = len(config.elements)
         return cls(
             embedding=get("embedding", (n_el, config.channels)),
-            E0=get("E0", (n_el,)),
+            E0=get("E0", (n_el,) if config.num_heads == 1 else (config.num_heads, n_el)),
             layers=tuple(
                 LayerWeights.from_named(get, config, layer_shapes(config, t), constants)
                 for t in range(config.num_interactions)

@@ -20,15 +20,24 @@ takes an absolute value, and comparisons look at the real part only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
+
+from macetutor.elements import COVALENT_RADII
 
 __all__ = [
     "SILU_NORMALIZE2MOM",
+    "RadialBasis",
+    "agnesi_transform",
     "bessel_basis",
     "bessel_basis_derivative",
+    "chebyshev_basis",
+    "gaussian_basis",
+    "soft_transform",
     "polynomial_envelope",
     "polynomial_envelope_derivative",
-    "radial_basis_with_derivative",
+    "radial_features",
     "radial_mlp",
     "radial_mlp_vjp",
     "sigmoid",
@@ -59,23 +68,76 @@ def silu_derivative(x: np.ndarray) -> np.ndarray:
     return s * (1.0 + x * (1.0 - s))
 
 
-def bessel_basis(r: np.ndarray, r_max: float, num_bessel: int) -> np.ndarray:
-    """b_n(r) = sqrt(2/r_max) sin(n pi r / r_max) / r for n = 1..num_bessel.
+def bessel_basis(r: np.ndarray, r_max: float, num_bessel: int, w=None, prefactor=None) -> np.ndarray:
+    """b_n(r) = sqrt(2/r_max) sin(w_n r) / r with w_n = n pi / r_max, n = 1..num_bessel.
 
     Parameters:
         r: edge lengths (n_edges,), all > 0.
+        w, prefactor: the frequencies w_n (num_bessel,) and sqrt(2/r_max) as a model file stores them (float32-built
+            models store them rounded); by default the exact values.
     Returns:
         (n_edges, num_bessel)
     """
-    w = np.arange(1, num_bessel + 1) * np.pi / r_max  # (num_bessel,): frequencies n pi / r_max
-    return np.sqrt(2.0 / r_max) * np.sin(w * r[:, None]) / r[:, None]  # (n_edges, num_bessel)
+    w = np.arange(1, num_bessel + 1) * np.pi / r_max if w is None else w  # (num_bessel,): frequencies
+    prefactor = np.sqrt(2.0 / r_max) if prefactor is None else prefactor
+    return prefactor * np.sin(w * r[:, None]) / r[:, None]  # (n_edges, num_bessel)
 
 
-def bessel_basis_derivative(r: np.ndarray, r_max: float, num_bessel: int) -> np.ndarray:
-    """d b_n / dr = sqrt(2/r_max) (w_n cos(w_n r) / r - sin(w_n r) / r^2), w_n = n pi / r_max. (n_edges, num_bessel)"""
-    w = np.arange(1, num_bessel + 1) * np.pi / r_max  # (num_bessel,)
+def bessel_basis_derivative(r: np.ndarray, r_max: float, num_bessel: int, w=None, prefactor=None) -> np.ndarray:
+    """d b_n / dr = sqrt(2/r_max) (w_n cos(w_n r) / r - sin(w_n r) / r^2). (n_edges, num_bessel)"""
+    w = np.arange(1, num_bessel + 1) * np.pi / r_max if w is None else w  # (num_bessel,)
+    prefactor = np.sqrt(2.0 / r_max) if prefactor is None else prefactor
     wr = w * r[:, None]  # (n_edges, num_bessel)
-    return np.sqrt(2.0 / r_max) * (w * np.cos(wr) / r[:, None] - np.sin(wr) / r[:, None] ** 2)
+    return prefactor * (w * np.cos(wr) / r[:, None] - np.sin(wr) / r[:, None] ** 2)
+
+
+def gaussian_basis(r: np.ndarray, centres: np.ndarray, coefficient: float):
+    """Gaussians g_n(r) = exp(c (r - mu_n)^2) with mu_n = linspace(0, r_max, N) and c = -1/2 (r_max/(N-1))^-2
+    (mace-torch's GaussianBasis). Returns (g (n_edges, N), dg/dr (n_edges, N))."""
+    x = r[:, None] - centres  # (n_edges, N)
+    g = np.exp(coefficient * x * x)  # (n_edges, N)
+    return g, 2.0 * coefficient * x * g
+
+
+def chebyshev_basis(r: np.ndarray, num_basis: int):
+    """Chebyshev polynomials T_n(r), n = 1..N, of the raw length r (mace-torch's ChebychevBasis, no rescaling), by
+    T_{n+1} = 2 r T_n - T_{n-1}; their derivatives by T'_{n+1} = 2 T_n + 2 r T'_n - T'_{n-1}.
+    Returns (T (n_edges, N), dT/dr (n_edges, N))."""
+    T, dT = [np.ones_like(r), r], [np.zeros_like(r), np.ones_like(r)]  # T_0, T_1 and their derivatives
+    for n in range(1, num_basis):
+        T.append(2.0 * r * T[n] - T[n - 1])
+        dT.append(2.0 * T[n] + 2.0 * r * dT[n] - dT[n - 1])
+    return np.stack(T[1 : num_basis + 1], axis=1), np.stack(dT[1 : num_basis + 1], axis=1)
+
+
+def agnesi_transform(r: np.ndarray, r_0: np.ndarray, q: float, p: float, a: float):
+    """The Agnesi distance transform (ACEpotentials.jl; mace-torch's AgnesiTransform), x = r / r_0:
+
+        r' = 1 / (1 + a x^q / (1 + x^(q - p)))
+
+    with r_0 = (cov_i + cov_j) / 2 from the covalent radii of the edge's two atoms. r' falls from 1 to 0 as r grows;
+    the Bessel basis is evaluated at r' (the envelope stays on r). Returns (r' (n_edges,), dr'/dr (n_edges,)).
+    """
+    x = r / r_0  # (n_edges,)
+    g = a * x**q / (1.0 + x ** (q - p))  # (n_edges,)
+    dg_dx = (
+        a * (q * x ** (q - 1) * (1.0 + x ** (q - p)) - x**q * (q - p) * x ** (q - p - 1)) / (1.0 + x ** (q - p)) ** 2
+    )
+    return 1.0 / (1.0 + g), -dg_dx / (r_0 * (1.0 + g) ** 2)
+
+
+def soft_transform(r: np.ndarray, r_0: np.ndarray, alpha: float):
+    """mace-torch's SoftTransform (since 0.3.11), r_0 = cov_i + cov_j, p_0 = 3 r_0 / 4, p_1 = 4 r_0 / 3,
+    m = (p_0 + p_1) / 2, alpha' = alpha / (p_1 - p_0):
+
+        r' = p_0 + (r - p_0) s,   s = (1 + tanh(alpha' (r - m))) / 2
+
+    close to p_0 for r << p_0 and to r for r >> p_1. Returns (r', dr'/dr)."""
+    p_0, p_1 = 0.75 * r_0, (4.0 / 3.0) * r_0  # (n_edges,)
+    m, slope = 0.5 * (p_0 + p_1), alpha / (p_1 - p_0)  # (n_edges,)
+    t = np.tanh(slope * (r - m))  # (n_edges,)
+    s = 0.5 * (1.0 + t)
+    return p_0 + (r - p_0) * s, s + (r - p_0) * 0.5 * slope * (1.0 - t * t)
 
 
 def polynomial_envelope(r: np.ndarray, r_max: float, p: int) -> np.ndarray:
@@ -93,17 +155,6 @@ def polynomial_envelope_derivative(r: np.ndarray, r_max: float, p: int) -> np.nd
     u = r / r_max  # (n_edges,)
     df = -p * (p + 1) * (p + 2) / (2.0 * r_max) * u ** (p - 1) * (1.0 - u) ** 2  # (n_edges,)
     return np.where(np.real(u) < 1.0, df, 0.0)
-
-
-def radial_basis_with_derivative(r: np.ndarray, r_max: float, num_bessel: int, p: int):
-    """The edge features b_n(r) f_p(r) that enter the radial MLP, and their derivative with respect to r.
-
-    Returns (features (n_edges, num_bessel), d features / dr (n_edges, num_bessel)): the product rule
-    d(b f)/dr = b' f + b f'.
-    """
-    b, db = bessel_basis(r, r_max, num_bessel), bessel_basis_derivative(r, r_max, num_bessel)  # (n_edges, num_bessel)
-    f, df = polynomial_envelope(r, r_max, p), polynomial_envelope_derivative(r, r_max, p)  # (n_edges,)
-    return b * f[:, None], db * f[:, None] + b * df[:, None]
 
 
 def radial_mlp(x: np.ndarray, weights: list[np.ndarray], activation_constant: float = SILU_NORMALIZE2MOM):
@@ -139,3 +190,66 @@ def radial_mlp_vjp(grad_R: np.ndarray, pre: list, weights: list, activation_cons
         if k > 0:
             g = g * activation_constant * silu_derivative(pre[k - 1])
     return g
+
+
+@dataclass(frozen=True, eq=False)
+class RadialBasis:
+    """How an edge length r becomes the radial features of eq. (8), with the constants the model stores:
+
+    r' = transform(r)         (None, Agnesi or Soft; element-pair dependent through covalent radii)
+    b  = basis(r')            (Bessel, Gaussian or Chebyshev)
+    f  = f_p(r / r_max)       (the envelope, always of the raw r)
+    apply_cutoff:  features b f enter the radial MLP;   otherwise b enters it and f multiplies its output.
+    """
+
+    kind: str  # "bessel", "gaussian" or "chebyshev"
+    r_max: float
+    num_basis: int
+    p: int  # envelope exponent
+    apply_cutoff: bool
+    transform: str | None = None  # None, "Agnesi" or "Soft"
+    constants: dict = field(default_factory=dict)  # stored values: bessel_weights, bessel_prefactor, agnesi_q,
+    # agnesi_p, agnesi_a, soft_alpha, gaussian_centres, covalent_radii (defaults: the exact / published ones)
+
+    @property
+    def is_plain_bessel(self) -> bool:
+        """True for mace-torch's default (Bessel x envelope, no transform, exact frequencies): the numba kernel's case."""
+        return self.kind == "bessel" and self.transform is None and self.apply_cutoff and not self.constants
+
+    def _get(self, name, default):
+        return self.constants.get(name, default)
+
+    def features(self, r: np.ndarray, Z_sender: np.ndarray, Z_receiver: np.ndarray):
+        """(input of the radial MLP (n_edges, N), its r-derivative, envelope f or None, df/dr or None)."""
+        x, dx = r, np.ones_like(r)  # (n_edges,): the transformed length and its derivative
+        radii = self._get("covalent_radii", COVALENT_RADII)
+        if self.transform == "Agnesi":
+            r_0 = 0.5 * (radii[Z_sender] + radii[Z_receiver])  # (n_edges,)
+            x, dx = agnesi_transform(
+                r, r_0, self._get("agnesi_q", 0.9183), self._get("agnesi_p", 4.5791), self._get("agnesi_a", 1.0805)
+            )
+        elif self.transform == "Soft":
+            x, dx = soft_transform(r, radii[Z_sender] + radii[Z_receiver], self._get("soft_alpha", 4.0))
+        if self.kind == "bessel":
+            w, prefactor = self._get("bessel_weights", None), self._get("bessel_prefactor", None)
+            b = bessel_basis(x, self.r_max, self.num_basis, w, prefactor)  # (n_edges, N)
+            db = bessel_basis_derivative(x, self.r_max, self.num_basis, w, prefactor) * dx[:, None]
+        elif self.kind == "gaussian":
+            centres = self._get("gaussian_centres", np.linspace(0.0, self.r_max, self.num_basis))
+            b, db = gaussian_basis(x, centres, -0.5 / (self.r_max / (self.num_basis - 1)) ** 2)
+            db = db * dx[:, None]
+        else:
+            b, db = chebyshev_basis(x, self.num_basis)
+            db = db * dx[:, None]
+        f, df = polynomial_envelope(r, self.r_max, self.p), polynomial_envelope_derivative(r, self.r_max, self.p)
+        if self.apply_cutoff:
+            return b * f[:, None], db * f[:, None] + b * df[:, None], None, None
+        return b, db, f, df
+
+
+def radial_features(radial: RadialBasis, r: np.ndarray, Z_sender: np.ndarray, Z_receiver: np.ndarray):
+    """The radial features of every edge: :meth:`RadialBasis.features` (the backend's hook for the numba kernel).
+
+    Returns (input of the radial MLP (n_edges, N), its r-derivative, envelope f or None, df/dr or None).
+    """
+    return radial.features(r, Z_sender, Z_receiver)

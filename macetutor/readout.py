@@ -5,11 +5,12 @@
     E_i^{(t)} = sum_k W_k h^{(t+1)}_{i,k00}                       for t < T-1 (linear readout)    (eq. 13)
     E_i^{(T-1)} = MLP(h^{(T)}_{i,:,00})                           for the last layer (one hidden SiLU layer)
 
-    E = sum_i E0_{z_i} + sum_i E_i^int,   E_i^int = scale sum_t E_i^{(t)} + shift                  (site energies)
+    E = sum_i E0_{z_i} + sum_i E_i^int,   E_i^int = scale (V_i + sum_t E_i^{(t)}) + shift          (site energies)
 
 The self-connection W_z h^(t) of eq. (12) is present in residual layers only (mace-torch's default first layer
-is not residual). scale and shift are mace-torch's ScaleShiftMACE (1 and 0 for a plain MACE). Only the scalar
-channels (the first block, 0e) of h enter a readout.
+is not residual). scale and shift are mace-torch's ScaleShiftMACE (1 and 0 for a plain MACE), V_i the optional ZBL
+pair energy (macetutor.pair). Only the scalar channels (the first block, 0e) of h enter a readout; a multi-head
+model has one readout output per head and each atom takes its structure's head.
 """
 
 from __future__ import annotations
@@ -44,36 +45,53 @@ def update_vjp(grad_h_new: np.ndarray, element_index: np.ndarray, w, s) -> tuple
     return grad_m, self_connection_vjp(grad_h_new, s.irreps_in, s.irreps_out, element_index, w.W_self)
 
 
-def readout(h: np.ndarray, W: tuple, c: float) -> tuple[np.ndarray, np.ndarray | None]:
-    """E_i^(t) from the scalar channels x_i = h_{i,:,0} of h^(t+1) (eq. 13).
+def readout(h: np.ndarray, W: tuple, c: float, head: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """E_i^(t) from the scalar channels x_i = h_{i,:,0} of h^(t+1) (eq. 13), for the readout head of each atom.
 
-    linear (``W = (W_1,)``, W_1 (K, 1)):            E_i = x_i W_1 / sqrt(K)
-    MLP (``W = (W_1, W_2)``, (K, H) and (H, 1)):    y_i = x_i W_1 / sqrt(K),  E_i = c silu(y_i) W_2 / sqrt(H)
+    linear (``W = (W_1,)``, W_1 (K, H) for H heads):   E_i = x_i W_1[:, head_i] / sqrt(K)
+    MLP (``W = (W_1, W_2)``, (K, H w) and (H w, H)):    y_i = x_i W_1 / sqrt(K),
+                                                        E_i = sum_{c in head_i} c silu(y_ic) W_2[c, head_i] / sqrt(H w)
 
-    c is e3nn's normalize2mom constant of SiLU. Returns (E^(t) (n,), the MLP's pre-activation y (n, H) or None).
+    c is e3nn's normalize2mom constant of SiLU; hidden channel c belongs to head floor(c / w) (mace-torch's
+    ``mask_head``: the other heads' channels are zeroed). With one head this is the plain linear / MLP readout.
+    Returns (E^(t) (n,), the MLP's pre-activation y (n, H w) or None).
     """
     x = h[:, :, 0]  # (n, K): the 0e channels
-    y = x @ W[0] / np.sqrt(W[0].shape[0])  # (n, 1) or (n, H)
+    y = x @ W[0] / np.sqrt(W[0].shape[0])  # (n, H) or (n, H w)
     if len(W) == 1:
-        return y[:, 0], None
-    E = c * silu(y) @ W[1] / np.sqrt(W[1].shape[0])  # (n, 1)
-    return E[:, 0], y
+        return y[np.arange(len(y)), head], None
+    E = (c * silu(y) * _head_mask(head, W[1].shape)) @ W[1] / np.sqrt(W[1].shape[0])  # (n, H)
+    return E[np.arange(len(E)), head], y
 
 
-def readout_vjp(grad_E: np.ndarray, y, W: tuple, c: float, shape) -> np.ndarray:
+def _head_mask(head: np.ndarray, shape: tuple) -> np.ndarray:
+    """(n, H w): 1 on the hidden channels of each atom's head, 0 elsewhere (mace-torch's ``mask_head``)."""
+    width = shape[0] // shape[1]  # w channels per head
+    return (np.arange(shape[0])[None, :] // width == head[:, None]).astype(float)  # (n, H w)
+
+
+def readout_vjp(grad_E: np.ndarray, y, W: tuple, c: float, head: np.ndarray, shape) -> np.ndarray:
     """VJP of :func:`readout`: dE/dh (zero outside the scalar channels). ``shape`` is that of h; y the pre-activation."""
-    grad_y = grad_E[:, None]  # (n, 1)
+    n = len(grad_E)
+    grad_out = np.zeros((n, W[-1].shape[1]), dtype=np.result_type(grad_E, W[0]))  # (n, H): only each atom's head
+    grad_out[np.arange(n), head] = grad_E
+    grad_y = grad_out  # (n, H)
     if len(W) == 2:
-        grad_y = (grad_y @ W[1].T / np.sqrt(W[1].shape[0])) * c * silu_derivative(y)  # (n, H)
+        grad_act = grad_out @ W[1].T / np.sqrt(W[1].shape[0]) * _head_mask(head, W[1].shape)  # (n, H w)
+        grad_y = grad_act * c * silu_derivative(y)  # (n, H w)
     grad_h = np.zeros(shape, dtype=np.result_type(grad_E, W[0]))  # (n, K, dim)
     grad_h[:, :, 0] = grad_y @ W[0].T / np.sqrt(W[0].shape[0])  # (n, K)
     return grad_h
 
 
-def site_energies(E0: np.ndarray, layer_energies: list, scale, shift) -> tuple[np.ndarray, np.ndarray]:
-    """E_i = E0_{z_i} + E_i^int with E_i^int = scale sum_t E_i^(t) + shift. Returns (E_i, E_i^int), both (n,).
+def site_energies(
+    E0: np.ndarray, layer_energies: list, pair: np.ndarray, scale, shift
+) -> tuple[np.ndarray, np.ndarray]:
+    """E_i = E0_{z_i} + E_i^int with E_i^int = scale (V_i + sum_t E_i^(t)) + shift. Returns (E_i, E_i^int), both (n,).
 
-    The derivative of E_i^int with respect to each E_i^(t) is ``scale`` (what the reverse pass starts from).
+    V_i is the ZBL pair energy of atom i (zero without pair repulsion); scale and shift may differ per atom (per
+    head). The derivative of E_i^int with respect to V_i and to each E_i^(t) is ``scale`` (where the reverse pass
+    starts).
     """
-    E_int = scale * np.sum(layer_energies, axis=0) + shift  # (n,)
+    E_int = scale * (pair + np.sum(layer_energies, axis=0)) + shift  # (n,)
     return E0 + E_int, E_int

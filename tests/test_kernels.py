@@ -87,7 +87,8 @@ def test_edge_kernels_equal_the_numpy_harmonics_and_radial_basis(rng):
         Y_ref, dY_ref = mt.spherical_harmonics_with_gradient(list(range(l_max + 1)), vectors)
         assert rel(Y, Y_ref) <= KERNEL_RTOL and rel(dY, dY_ref) <= KERNEL_RTOL
     r = np.linalg.norm(vectors, axis=1)
-    out, dout = kernels.radial_basis_with_derivative(r, 4.0, 6, 5)
+    Z = np.ones(len(r), dtype=int)
+    out, dout, _, _ = kernels.radial_features(radial.RadialBasis("bessel", 4.0, 6, 5, True), r, Z, Z)
     b, f = radial.bessel_basis(r, 4.0, 6), radial.polynomial_envelope(r, 4.0, 5)
     db, df = radial.bessel_basis_derivative(r, 4.0, 6), radial.polynomial_envelope_derivative(r, 4.0, 5)
     assert rel(out, b * f[:, None]) <= KERNEL_RTOL and rel(dout, db * f[:, None] + b * df[:, None]) <= KERNEL_RTOL
