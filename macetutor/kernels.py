@@ -253,7 +253,7 @@ def edge_tensor_product_sum_vjp_kernel(
 
 def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s) -> list[np.ndarray]:
     """Replaces :func:`macetutor.basis.edge_tensor_product_sum`: one (n_atoms, K, 2l3+1) neighbour sum per path."""
-    path, a, b, M, value, width = tensor_product_coefficients(tuple(s.irreps_in), tuple(s.irreps_Y), tuple(s.paths))
+    path, a, b, M, value, width = tensor_product_coefficients(tuple(s.irreps_edge), tuple(s.irreps_Y), tuple(s.paths))
     receiver_offsets = np.searchsorted(receivers, np.arange(n_atoms + 1))  # edges are sorted by receiver
     out = np.zeros((n_atoms, h_up.shape[1], width), dtype=np.result_type(h_up, Y, R))  # (n_atoms, K, width)
     edge_tensor_product_sum_kernel(
@@ -265,7 +265,7 @@ def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s) -> 
 
 def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s):
     """Replaces :func:`macetutor.basis.edge_tensor_product_sum_vjp`: (dE/dh_up, dE/dY, dE/dR)."""
-    path, a, b, M, value, width = tensor_product_coefficients(tuple(s.irreps_in), tuple(s.irreps_Y), tuple(s.paths))
+    path, a, b, M, value, width = tensor_product_coefficients(tuple(s.irreps_edge), tuple(s.irreps_Y), tuple(s.paths))
     R = np.ascontiguousarray(R)
     grad_out = np.ascontiguousarray(np.concatenate(grad_Phi, axis=2))  # (n_atoms, K, width)
     dtype = np.result_type(grad_out, h_up, Y, R)

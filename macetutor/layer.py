@@ -49,6 +49,11 @@ class _Saved:
     readout_pre: np.ndarray | None  # the readout MLP's pre-activation
 
 
+def _product_elements(element_index: np.ndarray, s) -> np.ndarray:
+    """The element of each atom as the product basis sees it: all atoms alike for an element-agnostic product."""
+    return element_index if s.product_elements > 1 else np.zeros_like(element_index)
+
+
 def interaction_layer(h: np.ndarray, graph, w, s, config, backend) -> tuple[LayerValues, _Saved]:
     """Layer t: h^(t) -> (A, B, m, h^(t+1), E^(t)). See the module docstring for the four steps.
 
@@ -59,7 +64,7 @@ def interaction_layer(h: np.ndarray, graph, w, s, config, backend) -> tuple[Laye
     """
     z = graph.element_index
     basis = atomic_basis(h, graph, w, s, config, backend)  # eqs. (8)-(9)
-    m, B = backend.product_basis_and_message(basis.A, z, w.products)  # eqs. (10)-(11)
+    m, B = backend.product_basis_and_message(basis.A, _product_elements(z, s), w.products)  # eqs. (10)-(11)
     h_new, sc = update(m, h, z, w, s)  # eq. (12)
     E_t, readout_pre = readout(h_new, w.readout, config.readout_activation_constant, graph.head)  # eq. (13)
     values = LayerValues(
@@ -77,7 +82,7 @@ def interaction_layer_vjp(grad_E_t, grad_h_new, values: LayerValues, saved: _Sav
         grad_E_t, saved.readout_pre, w.readout, config.readout_activation_constant, graph.head, values.h.shape
     )  # eq. (13)
     grad_m, grad_h_self = update_vjp(grad_h_new, z, w, s)  # eq. (12)
-    grad_A = backend.product_basis_and_message_vjp(grad_m, values.A, z, w.products)  # eqs. (11)-(10)
+    grad_A = backend.product_basis_and_message_vjp(grad_m, values.A, _product_elements(z, s), w.products)
     grad_h, grad_Y, grad_radial, grad_envelope = atomic_basis_vjp(
         grad_A, saved.basis, graph, w, s, config, backend
     )  # eqs. (9)-(8)

@@ -77,9 +77,7 @@ def test_a_float32_built_model_is_imported(capsys):
     assert error / abs(ref["interaction_energy"]) < 1e-5
 
 
-@pytest.mark.parametrize(
-    "block", ["RealAgnosticDensityResidualInteractionBlock", "RealAgnosticResidualNonLinearInteractionBlock"]
-)
+@pytest.mark.parametrize("block", ["RealAgnosticAttResidualInteractionBlock"])
 def test_unsupported_interaction_blocks_are_refused_by_name(block):
     import torch
     from e3nn import o3
