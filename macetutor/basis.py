@@ -19,7 +19,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from macetutor.cg import clebsch_gordan
 from macetutor.config import LayerShapes
 from macetutor.irreps import dim, offsets
 from macetutor.radial import radial_mlp, radial_mlp_vjp
@@ -120,7 +119,7 @@ def self_connection_vjp(grad_y, irreps_in, irreps_out, element_index, W) -> np.n
     return grad_x
 
 
-def edge_tensor_product(h_sender, Y, R, irreps_h: list, irreps_Y: list, paths: list) -> list[np.ndarray]:
+def edge_tensor_product(h_sender, Y, R, irreps_h: list, irreps_Y: list, paths: list, C: list) -> list[np.ndarray]:
     """The equivariant message of each edge and path (the summand of eq. 8):
 
         phi_{e,k,path,M} = R_{e,path,k} sum_{a,b} C^{(l1 l2 l3)}[a, b, M] h~_{j(e),k,a} Y_{e,b}
@@ -129,22 +128,22 @@ def edge_tensor_product(h_sender, Y, R, irreps_h: list, irreps_Y: list, paths: l
         h_sender: h~ of the sender of each edge (n_edges, K, dim(irreps_h)).
         Y: spherical harmonics of the edge vectors (n_edges, dim(irreps_Y)).
         R: radial weights (n_edges, n_paths, K).
-        paths: :class:`macetutor.config.TensorProductPath` list.
+        paths: :class:`macetutor.config.TensorProductPath` list; C: the coupling of each path (2l1+1, 2l2+1, 2l3+1),
+            macetutor's ``clebsch_gordan(l1, l2, l3)`` unless a model stores its own.
     Returns:
         one array (n_edges, K, 2 l3 + 1) per path.
     """
     slices_h, slices_Y = offsets(irreps_h), offsets(irreps_Y)
     phi = []
-    for k, (i1, i2, (l3, _)) in enumerate(paths):
-        C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
+    for k, ((i1, i2, _), C_k) in enumerate(zip(paths, C, strict=True)):  # C_k: (2l1+1, 2l2+1, 2l3+1)
         coupled = np.einsum(
-            "abM,eka,eb->ekM", C, h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]]
+            "abM,eka,eb->ekM", C_k, h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]]
         )  # (n_edges, K, 2l3+1)
         phi.append(R[:, k, :, None] * coupled)  # (n_edges, K, 2l3+1)
     return phi
 
 
-def edge_tensor_product_vjp(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, paths):
+def edge_tensor_product_vjp(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, paths, C):
     """VJP of :func:`edge_tensor_product` with respect to h~ (per edge), Y and R.
 
     With phi_{e,k,M} = R_{e,k} sum_ab C[a,b,M] h_{e,k,a} Y_{e,b} (k channel) and g = dE/dphi:
@@ -158,13 +157,12 @@ def edge_tensor_product_vjp(grad_phi, h_sender, Y, R, irreps_h, irreps_Y, paths)
     grad_h = np.zeros(h_sender.shape, dtype=dtype)  # (n_edges, K, dim_h)
     grad_Y = np.zeros(Y.shape, dtype=dtype)  # (n_edges, dim_Y)
     grad_R = np.zeros(R.shape, dtype=dtype)  # (n_edges, n_paths, K)
-    for k, (i1, i2, (l3, _)) in enumerate(paths):
-        C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
+    for k, ((i1, i2, _), C_k) in enumerate(zip(paths, C, strict=True)):
         h, y, g = h_sender[:, :, slices_h[i1]], Y[:, slices_Y[i2]], grad_phi[k]
-        grad_R[:, k, :] = np.einsum("abM,eka,eb,ekM->ek", C, h, y, g, optimize=True)
+        grad_R[:, k, :] = np.einsum("abM,eka,eb,ekM->ek", C_k, h, y, g, optimize=True)
         Rg = R[:, k, :, None] * g  # (n_edges, K, 2l3+1)
-        grad_h[:, :, slices_h[i1]] += np.einsum("abM,eb,ekM->eka", C, y, Rg, optimize=True)
-        grad_Y[:, slices_Y[i2]] += np.einsum("abM,eka,ekM->eb", C, h, Rg, optimize=True)
+        grad_h[:, :, slices_h[i1]] += np.einsum("abM,eb,ekM->eka", C_k, y, Rg, optimize=True)
+        grad_Y[:, slices_Y[i2]] += np.einsum("abM,eka,ekM->eb", C_k, h, Rg, optimize=True)
     return grad_h, grad_Y, grad_R
 
 
@@ -183,21 +181,21 @@ def neighbor_sum_vjp(grad_Phi: list[np.ndarray], receivers: np.ndarray) -> list[
     return [g[receivers] for g in grad_Phi]  # (n_edges, K, 2l3+1) each
 
 
-def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s: LayerShapes) -> list[np.ndarray]:
+def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s: LayerShapes, C: tuple) -> list[np.ndarray]:
     """Phi_{i,k,path} = sum_{j in N(i)} phi_{ij,k,path}: :func:`edge_tensor_product` then :func:`neighbor_sum`.
 
     The hot loop of eq. (8) (the numba backend fuses the two: ``kernels.edge_tensor_product_sum``).
     h_up: (n_atoms, K, dim_in) = W h. Returns one (n_atoms, K, 2l3+1) per path.
     """
-    phi = edge_tensor_product(h_up[senders], Y, R, s.irreps_edge, s.irreps_Y, s.paths)  # per edge and path
+    phi = edge_tensor_product(h_up[senders], Y, R, s.irreps_edge, s.irreps_Y, s.paths, C)  # per edge and path
     return neighbor_sum(phi, receivers, n_atoms)
 
 
-def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s: LayerShapes):
+def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s: LayerShapes, C: tuple):
     """VJP of :func:`edge_tensor_product_sum`: returns (dE/dh_up (n_atoms, K, dim_in), dE/dY, dE/dR)."""
     grad_phi = neighbor_sum_vjp(grad_Phi, receivers)  # (n_edges, K, 2l3+1) per path
     grad_h_sender, grad_Y, grad_R = edge_tensor_product_vjp(
-        grad_phi, h_up[senders], Y, R, s.irreps_edge, s.irreps_Y, s.paths
+        grad_phi, h_up[senders], Y, R, s.irreps_edge, s.irreps_Y, s.paths, C
     )
     grad_h_up = np.zeros(h_up.shape, dtype=grad_h_sender.dtype)  # (n_atoms, K, dim_in)
     np.add.at(grad_h_up, senders, grad_h_sender)  # the gather h_up[senders], transposed
@@ -292,7 +290,7 @@ def atomic_basis(h: np.ndarray, graph, w, s: LayerShapes, config, backend) -> At
     )  # (n_edges, n_paths K_e)
     R_mlp = R.reshape(n_edges, len(s.paths), s.channels_edge)  # (n_edges, n_paths, K_edge): R_{k l1 l2 l3}(r_ij)
     R = R_mlp if graph.envelope is None else R_mlp * graph.envelope[:, None, None]
-    Phi = backend.edge_tensor_product_sum(h_up, graph.Y, R, graph.senders, graph.receivers, n_atoms, s)
+    Phi = backend.edge_tensor_product_sum(h_up, graph.Y, R, graph.senders, graph.receivers, n_atoms, s, w.C)
     divisor, density_pre = np.full(n_atoms, config.avg_num_neighbors), None  # (n_atoms,)
     if s.normalization == "density":
         rho_e, density_pre = edge_density(graph.radial_basis, graph.envelope, w.W_density[0])  # (n_edges,)
@@ -315,7 +313,7 @@ def atomic_basis_vjp(grad_A: np.ndarray, values: AtomicBasis, graph, w, s: Layer
     d = values.divisor[:, None, None]  # (n_atoms, 1, 1)
     grad_Phi = mix_paths_vjp(grad_A / d, s.paths, s.irreps_A, w.W_paths)  # per path (n_atoms, K_edge, 2l3+1)
     grad_h_up, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
-        grad_Phi, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s
+        grad_Phi, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s, w.C
     )
     grad_envelope = None
     if graph.envelope is not None:  # R = MLP(b) f: the product rule

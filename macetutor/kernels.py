@@ -25,12 +25,10 @@ serial and a parallel variant (:func:`njit_parallel`), and write into preallocat
 from __future__ import annotations
 
 import weakref
-from functools import cache
 
 import numba
 import numpy as np
 
-from macetutor.cg import clebsch_gordan
 from macetutor.irreps import offsets
 
 __all__ = [
@@ -170,20 +168,27 @@ def product_basis_and_message_vjp(grad_m, A, element_index, products) -> np.ndar
 # ------------------------------------------------------------------ edge tensor product summed over neighbours (eq. 8)
 
 
-@cache
-def tensor_product_coefficients(irreps_h: tuple, irreps_Y: tuple, paths: tuple):
-    """Sparse Clebsch-Gordan list of all paths, computed once per layer shape: (path, a into h, b into Y,
-    M into the concatenated path outputs, value), as five arrays, and the total width of the outputs."""
+_COEFFICIENTS: dict = {}  # id of the first coupling tensor -> (weak references to all of them, the sparse list)
+
+
+def tensor_product_coefficients(irreps_h, irreps_Y, paths, C):
+    """Sparse list of the Clebsch-Gordan couplings of all paths, computed once per set of coupling tensors:
+    (path, a into h, b into Y, M into the concatenated path outputs, value) as five arrays, and the outputs' width."""
+    key = tuple(id(C_k) for C_k in C)
+    known = _COEFFICIENTS.get(key)
+    if known is not None and all(ref() is C_k for ref, C_k in zip(known[0], C, strict=True)):
+        return known[1]
     slices_h, slices_Y = offsets(list(irreps_h)), offsets(list(irreps_Y))
     rows, start = [], 0
-    for k, (i1, i2, (l3, _)) in enumerate(paths):
-        C = clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], l3)  # (2l1+1, 2l2+1, 2l3+1)
-        for a, b, M in zip(*np.nonzero(C), strict=True):
-            rows.append((k, slices_h[i1].start + a, slices_Y[i2].start + b, start + M, C[a, b, M]))
+    for k, ((i1, i2, (l3, _)), C_k) in enumerate(zip(paths, C, strict=True)):
+        for a, b, M in zip(*np.nonzero(C_k), strict=True):
+            rows.append((k, slices_h[i1].start + a, slices_Y[i2].start + b, start + M, C_k[a, b, M]))
         start += 2 * l3 + 1
     table = np.array(rows, dtype=np.float64).reshape(-1, 5)
     columns = [np.ascontiguousarray(table[:, q].astype(np.int64)) for q in range(4)]
-    return (*columns, np.ascontiguousarray(table[:, 4]), start)
+    coefficients = (*columns, np.ascontiguousarray(table[:, 4]), start)
+    _COEFFICIENTS[key] = ([weakref.ref(C_k) for C_k in C], coefficients)
+    return coefficients
 
 
 @njit_parallel
@@ -251,9 +256,9 @@ def edge_tensor_product_sum_vjp_kernel(
                 grad_Y[e, b] += acc_Y
 
 
-def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s) -> list[np.ndarray]:
+def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s, C) -> list[np.ndarray]:
     """Replaces :func:`macetutor.basis.edge_tensor_product_sum`: one (n_atoms, K, 2l3+1) neighbour sum per path."""
-    path, a, b, M, value, width = tensor_product_coefficients(tuple(s.irreps_edge), tuple(s.irreps_Y), tuple(s.paths))
+    path, a, b, M, value, width = tensor_product_coefficients(s.irreps_edge, s.irreps_Y, s.paths, C)
     receiver_offsets = np.searchsorted(receivers, np.arange(n_atoms + 1))  # edges are sorted by receiver
     out = np.zeros((n_atoms, h_up.shape[1], width), dtype=np.result_type(h_up, Y, R))  # (n_atoms, K, width)
     edge_tensor_product_sum_kernel(
@@ -263,9 +268,9 @@ def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s) -> 
     return [out[:, :, bounds[k] : bounds[k + 1]] for k in range(len(s.paths))]
 
 
-def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s):
+def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s, C):
     """Replaces :func:`macetutor.basis.edge_tensor_product_sum_vjp`: (dE/dh_up, dE/dY, dE/dR)."""
-    path, a, b, M, value, width = tensor_product_coefficients(tuple(s.irreps_edge), tuple(s.irreps_Y), tuple(s.paths))
+    path, a, b, M, value, width = tensor_product_coefficients(s.irreps_edge, s.irreps_Y, s.paths, C)
     R = np.ascontiguousarray(R)
     grad_out = np.ascontiguousarray(np.concatenate(grad_Phi, axis=2))  # (n_atoms, K, width)
     dtype = np.result_type(grad_out, h_up, Y, R)

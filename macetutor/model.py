@@ -26,6 +26,7 @@ import numpy as np
 from macetutor._version import __version__
 from macetutor.backends import get_backend
 from macetutor.basis import node_embedding
+from macetutor.cg import clebsch_gordan, generalized_clebsch_gordan
 from macetutor.config import LayerShapes, MACEConfig, layer_shapes
 from macetutor.forces import forces_virial_stress
 from macetutor.graph import Graph, build_graph, edge_features_vjp
@@ -153,6 +154,51 @@ class MACE:
             return cls(MACEConfig.from_json(metadata["config"]), parameters, constants)
         except (TypeError, ValueError, KeyError) as err:
             raise ValueError(f"{path}: the model does not match its configuration: {err}") from err
+
+    def constants_deviation(self) -> dict[str, float]:
+        """For every constant this model stores in place of macetutor's exact value (a float32-built model's rounded
+        Bessel frequencies, U tensors, ZBL and Agnesi constants...): max |stored - exact| / max |exact|.
+
+        A stored U may be in another basis of the same space (cuequivariance's reduced basis): its deviation is
+        measured after the best linear map from macetutor's exact U (least squares), i.e. it is what is *not* a
+        change of basis. An empty dict means the model uses macetutor's exact constants throughout.
+        """
+        from macetutor.elements import COVALENT_RADII
+        from macetutor.pair import ZBL
+
+        cfg, n = self.config, self.config.num_bessel
+        exact = {
+            "radial.bessel_weights": np.arange(1, n + 1) * np.pi / cfg.r_max,
+            "radial.bessel_prefactor": np.sqrt(2.0 / cfg.r_max),
+            "radial.gaussian_centres": np.linspace(0.0, cfg.r_max, n),
+            "radial.agnesi_q": 0.9183,
+            "radial.agnesi_p": 4.5791,
+            "radial.agnesi_a": 1.0805,
+            "radial.soft_alpha": 4.0,
+            "radial.covalent_radii": COVALENT_RADII,
+            "zbl.c": ZBL(p=0).c,
+            "zbl.a_exp": 0.300,
+            "zbl.a_prefactor": 0.4543,
+            "zbl.covalent_radii": COVALENT_RADII,
+        }
+        deviation = {}
+        for name, stored in self.constants.items():
+            if name in exact:
+                reference = np.asarray(exact[name], dtype=np.float64)
+                deviation[name] = float(np.max(np.abs(stored - reference)) / np.max(np.abs(reference)))
+            elif ".C." in name:  # layer{t}.C.{k}: the coupling of tensor-product path k
+                t, k = int(name.split(".")[0][5:]), int(name.split(".")[2])
+                s, path = self.shapes[t], self.shapes[t].paths[k]
+                reference = clebsch_gordan(s.irreps_edge[path.h_block].l, s.irreps_Y[path.Y_block].l, path.irrep.l)
+                deviation[name] = float(np.max(np.abs(stored - reference)) / np.max(np.abs(reference)))
+            elif ".U." in name:  # layer{t}.U.{irrep}.nu{nu}
+                t, irrep, nu = int(name.split(".")[0][5:]), name.split(".")[2], int(name.split(".")[3][2:])
+                s = self.shapes[t]
+                U = generalized_clebsch_gordan(s.irreps_A, next(ir for ir in s.irreps_out if str(ir) == irrep), nu)
+                ours, theirs = U.reshape(-1, U.shape[-1]), stored.reshape(-1, stored.shape[-1])
+                T_map, *_ = np.linalg.lstsq(ours, theirs, rcond=None)
+                deviation[name] = float(np.max(np.abs(ours @ T_map - theirs)) / np.max(np.abs(theirs)))
+        return deviation
 
     # ------------------------------------------------------------------ evaluation
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from macetutor.cg import generalized_clebsch_gordan
+from macetutor.cg import clebsch_gordan, generalized_clebsch_gordan
 from macetutor.config import LayerShapes, MACEConfig, layer_shapes
 from macetutor.irreps import Irrep
 
@@ -68,6 +68,8 @@ class LayerWeights:
     readout: tuple  # eq. (13): ((K, n_heads),) linear, or ((K, n_heads mlp), (n_heads mlp, n_heads))
     # file: readout, or readout.1 and readout.2
     W_density: tuple = ()  # density blocks: the edge-density MLP, ((num_bessel, 1),)         file: density.0
+    C: tuple = ()  # eq. (8): the Clebsch-Gordan coupling of each tensor-product path (constant; macetutor's exact
+    # one, or the one a model file stores: constants layer{t}.C.{k})
 
     @classmethod
     def from_named(cls, get: Getter, config: MACEConfig, s: LayerShapes, constants) -> LayerWeights:
@@ -92,6 +94,12 @@ class LayerWeights:
             W_update=tuple(get(p + f"product_linear.{b}", (K, K)) for b in range(len(s.irreps_out))),
             readout=tuple(get(name, shape) for name, shape in readout_names.items()),
             W_density=(get(p + "density.0", (config.num_bessel, 1)),) if s.normalization == "density" else (),
+            C=tuple(
+                constants.get(p + f"C.{k}")
+                if p + f"C.{k}" in constants
+                else clebsch_gordan(s.irreps_edge[path.h_block].l, s.irreps_Y[path.Y_block].l, path.irrep.l)
+                for k, path in enumerate(s.paths)
+            ),
         )
 
     def named(self, t: int) -> dict:

@@ -114,8 +114,8 @@ def structures(elements: tuple[int, ...]) -> dict:
     return out
 
 
-def evaluate_torch(model, positions, numbers, cell, pbc):
+def evaluate_torch(model, positions, numbers, cell, pbc, head=None, info=None):
     """mace-torch's interaction energy, node energies, forces, stress and per-layer features (A and h), float64."""
     from macetutor.interop.mace_torch import evaluate_mace_torch
 
-    return evaluate_mace_torch(model, positions, numbers, cell, pbc)
+    return evaluate_mace_torch(model, positions, numbers, cell, pbc, head=head, info=info)

@@ -73,26 +73,27 @@ def test_edge_tensor_product_and_atomic_basis(rng):
     irreps_h, irreps_Y = [(0, 1), (1, -1)], spherical_harmonics_irreps(2)
     target = spherical_harmonics_irreps(2)
     paths = tensor_product_paths(irreps_h, irreps_Y, target)
+    couplings = [mt.clebsch_gordan(irreps_h[i1][0], irreps_Y[i2][0], irrep[0]) for i1, i2, irrep in paths]
     n_e, C = 7, 3
     h, Y, R = rng.standard_normal((n_e, C, 4)), rng.standard_normal((n_e, 9)), rng.standard_normal((n_e, len(paths), C))
 
     def phi(h, Y, R):
         return np.concatenate(
-            [p.reshape(n_e, -1) for p in basis.edge_tensor_product(h, Y, R, irreps_h, irreps_Y, paths)], 1
+            [p.reshape(n_e, -1) for p in basis.edge_tensor_product(h, Y, R, irreps_h, irreps_Y, paths, couplings)], 1
         )
 
     def grads(h, Y, R, g):
         sizes = [C * (2 * irrep[0] + 1) for _, _, irrep in paths]
         blocks = np.split(g, np.cumsum(sizes)[:-1], axis=1)
         g_phi = [b.reshape(n_e, C, -1) for b in blocks]
-        return basis.edge_tensor_product_vjp(g_phi, h, Y, R, irreps_h, irreps_Y, paths)
+        return basis.edge_tensor_product_vjp(g_phi, h, Y, R, irreps_h, irreps_Y, paths, couplings)
 
     assert_derivative(lambda h: phi(h, Y, R), lambda h, g: grads(h, Y, R, g)[0], h)
     assert_derivative(lambda Y: phi(h, Y, R), lambda Y, g: grads(h, Y, R, g)[1], Y)
     assert_derivative(lambda R: phi(h, Y, R), lambda R, g: grads(h, Y, R, g)[2], R)
     receivers = np.array([0, 0, 1, 2, 2, 2, 3])
     W = [rng.standard_normal((C, C)) for _ in paths]
-    phis = basis.edge_tensor_product(h, Y, R, irreps_h, irreps_Y, paths)
+    phis = basis.edge_tensor_product(h, Y, R, irreps_h, irreps_Y, paths, couplings)
     sizes = [p.size for p in phis]
 
     def A_of(flat):  # the neighbour sum, then the mixing of the paths

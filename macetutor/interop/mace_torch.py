@@ -233,14 +233,14 @@ def _layer_parameters(model, t: int, s, config: MACEConfig) -> tuple[dict, dict]
     stored constants (U tensors that are not in macetutor's span to round-off)."""
     p, interaction, prod, readout = f"layer{t}.", model.interactions[t], model.products[t], model.readouts[t]
     P = {p + f"linear_up.{b}": W for b, W in enumerate(_linear_blocks(interaction.linear_up))}
-    P |= {p + f"radial.{k}": W for k, W in enumerate(_radial_weights(interaction, s, t))}
+    radial, constants = _radial_weights_and_couplings(interaction, s, t)
+    P |= {p + f"radial.{k}": W for k, W in enumerate(radial)}
     # the linear map after the neighbour sum: one (K_edge, K) block per path (instruction i_in = path index)
     for ins, W in zip(interaction.linear.instructions, _linear_blocks(interaction.linear), strict=True):
         P[p + f"linear.{ins.i_in}"] = W
     P |= {p + f"skip.{b}": W for b, W in enumerate(_self_connection_weights(interaction.skip_tp, s))}
     if s.normalization == "density":
         P[p + "density.0"] = _np(interaction.density_fn.layer0.weight)  # (num_bessel, 1)
-    constants = {}
     for irrep, contraction in zip(s.irreps_out, prod.symmetric_contractions.contractions, strict=True):
         weights, stored = _product_weights(contraction, s.irreps_A, irrep, t)
         for nu, W in enumerate(weights, start=1):
@@ -255,8 +255,10 @@ def _layer_parameters(model, t: int, s, config: MACEConfig) -> tuple[dict, dict]
     return P, constants
 
 
-def _radial_weights(interaction, s, t: int) -> list[np.ndarray]:
-    """The radial MLP's layers, the last one multiplied by the sign s of each path: C = s sqrt(2l3+1) W3j."""
+def _radial_weights_and_couplings(interaction, s, t: int) -> tuple[list[np.ndarray], dict]:
+    """The radial MLP's layers, the last one multiplied by the sign s of each path (C = s sqrt(2l3+1) W3j), and the
+    stored couplings s sqrt(2l3+1) W3j_stored of the paths whose stored W3j (a ``_w3j_*`` buffer of e3nn's generated
+    code; float32-rounded in a float32-built model) is not the exact one to round-off."""
     import torch
     from e3nn import o3
 
@@ -266,15 +268,21 @@ def _radial_weights(interaction, s, t: int) -> list[np.ndarray]:
     ours = [(s.irreps_edge[i1], s.irreps_Y[i2], irrep) for i1, i2, irrep in s.paths]
     if [((a.l, a.p), (b.l, b.p), (c.l, c.p)) for a, b, c in torch_paths] != ours:
         raise UnsupportedModelError(f"layer {t}: tensor-product paths {torch_paths} differ from macetutor's {ours}")
-    signs = []
-    for (l1, _), (l2, _), (l3, _) in ours:
+    signs, constants = [], {}
+    generated = getattr(tp, "_compiled_main_left_right", None)
+    for k, ((l1, _), (l2, _), (l3, _)) in enumerate(ours):
         w3j = np.sqrt(2 * l3 + 1) * o3.wigner_3j(l1, l2, l3, dtype=torch.float64).numpy()
         sign = float(np.sign(np.sum(clebsch_gordan(l1, l2, l3) * w3j)))
         assert np.max(np.abs(clebsch_gordan(l1, l2, l3) - sign * w3j)) < 1e-12
         signs.append(sign)
+        buffer = getattr(generated, f"_w3j_{l1}_{l2}_{l3}", None)
+        if buffer is not None:
+            constants |= _stored(
+                f"layer{t}.C.{k}", sign * np.sqrt(2 * l3 + 1) * _np(buffer), clebsch_gordan(l1, l2, l3)
+            )
     layers = [_np(layer.weight) for layer in interaction.conv_tp_weights.children() if hasattr(layer, "weight")]
     layers[-1] = layers[-1] * np.repeat(signs, s.channels_edge)[None, :]  # path k: columns k K_e .. (k+1) K_e - 1
-    return layers
+    return layers, constants
 
 
 def _self_connection_weights(skip, s) -> list[np.ndarray]:
@@ -304,11 +312,11 @@ def _product_weights(contraction, irreps_A, irrep, t: int) -> tuple[list[np.ndar
         U_torch = U_torch.reshape(U_ours.shape[:-1] + (-1,))  # mace-torch drops the M axis for L = 0
         A_ours, A_torch = U_ours.reshape(-1, U_ours.shape[-1]), U_torch.reshape(-1, U_torch.shape[-1])
         T_map, *_ = np.linalg.lstsq(A_ours, A_torch, rcond=None)  # (n_paths_ours, n_paths_torch)
-        rounded = np.round(T_map)
-        if T_map.shape[0] == T_map.shape[1] and np.max(np.abs(T_map - rounded), initial=0.0) < 1e-6:
-            T_map = rounded  # a signed permutation: make it exact
-        residual = np.max(np.abs(A_ours @ T_map - A_torch), initial=0.0)
-        if residual <= EXACT_RTOL * max(np.max(np.abs(A_torch), initial=0.0), 1e-300):
+        bound = EXACT_RTOL * max(np.max(np.abs(A_torch), initial=0.0), 1e-300)
+        rounded = np.round(T_map)  # a signed permutation, if the bases differ only by path signs: then exactly that
+        if np.max(np.abs(A_ours @ rounded - A_torch), initial=0.0) <= bound:
+            T_map = rounded
+        if np.max(np.abs(A_ours @ T_map - A_torch), initial=0.0) <= bound:
             weights.append(np.einsum("qr,zrk->zqk", T_map, W_torch))
         else:  # keep the stored basis: the model is the function its stored U defines
             weights.append(W_torch)
