@@ -118,7 +118,8 @@ class MACE:
         return cls(config, parameters)
 
     def save(self, path) -> None:
-        """Write the model to ``path`` (.npz: one array per parameter + JSON metadata; never pickle)."""
+        """Write the model to ``path`` (compressed .npz: one array per parameter and stored constant + JSON metadata;
+        never pickle)."""
         metadata = {
             "format": FILE_FORMAT,
             "version": FILE_VERSION,
@@ -128,7 +129,7 @@ class MACE:
         arrays = {f"parameters/{name}": value for name, value in self.parameters.items()}
         arrays |= {f"constants/{name}": value for name, value in self.constants.items()}
         with open(path, "wb") as f:
-            np.savez(f, __metadata__=np.array(json.dumps(metadata)), **arrays)
+            np.savez_compressed(f, __metadata__=np.array(json.dumps(metadata)), **arrays)
 
     @classmethod
     def load(cls, path) -> MACE:

@@ -224,11 +224,12 @@ def test_reference_dump_holds_every_intermediate(model, tmp_path):
 
 
 def test_a_file_written_before_the_typed_weights_still_loads():
-    """tests/data/mace_torch_golden/*.model.npz were written (commit f421cf5) before the weights became typed
-    structures: they load, every named array lands in the typed structure, and the names come back unchanged."""
+    """tests/data/legacy/A_default_like.written_by_f421cf5.model.npz was written (commit f421cf5) before the weights
+    became typed structures and before the published-architecture options (its configuration still says
+    ``first_layer_residual``): it loads, every named array lands in the typed structure, and the names come back."""
     from pathlib import Path
 
-    path = Path(__file__).parent / "data" / "mace_torch_golden" / "A_default_like.model.npz"
+    path = Path(__file__).parent / "data" / "legacy" / "A_default_like.written_by_f421cf5.model.npz"
     with np.load(path) as data:
         stored = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("parameters/")}
     model = MACE.load(path)
@@ -238,3 +239,4 @@ def test_a_file_written_before_the_typed_weights_still_loads():
         assert value is model.parameters[name]  # the typed structure holds the very arrays of the mapping
         np.testing.assert_array_equal(value, stored[name])
     assert model.weights.layers[1].products[0].W[2] is model.parameters["layer1.product.0e.nu3"]
+    assert model.config.interaction_first == "RealAgnosticInteractionBlock"  # first_layer_residual: false

@@ -1,9 +1,10 @@
 """Write the golden values of the torch-free suite: tests/data/mace_torch_golden/<architecture>.{model,reference}.npz.
 
-For each architecture of tests/mace_torch_models.py: the mace-torch model (random weights, float64) is imported
-with macetutor.interop.from_mace_torch and saved (<arch>.model.npz); mace-torch's own outputs for every
-structure (interaction energy, node energies, node features h of every layer in e3nn's layout, forces,
-stress) are saved beside it (<arch>.reference.npz). tests/test_model_golden.py checks macetutor against them.
+For each architecture of tests/mace_torch_models.py and each published family of tests/published_families.py: the
+mace-torch model (random weights, float64 or float32-built as the family says) is imported with
+macetutor.interop.from_mace_torch and saved (<arch>.model.npz); mace-torch's own outputs for every structure and
+head (interaction energy, node energies, node features h of every layer in e3nn's layout, forces, stress) are saved
+beside it (<arch>.reference.npz). tests/test_model_golden.py checks macetutor against them.
 Regenerate with
 
     python tests/data/make_mace_torch_golden.py
@@ -20,10 +21,25 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import mace_torch_models as M  # noqa: E402
+import published_families as F  # noqa: E402
 
 from macetutor.interop import from_mace_torch  # noqa: E402
 
 OUT = HERE / "mace_torch_golden"
+
+
+def slug(name: str) -> str:
+    """A file name for a family: 'MPA-0, built in float32' -> 'family_MPA-0_built_in_float32'."""
+    for character in ",()=:+":
+        name = name.replace(character, " ")
+    return "family_" + "_".join(name.split())
+
+
+def cases():
+    for name, spec in M.ARCHITECTURES.items():
+        yield name, (lambda name=name: M.build(name)), spec["elements"]
+    for name in F.FAMILIES:
+        yield slug(name), (lambda name=name: F.build(name)), F.ELEMENTS
 
 
 def main():
@@ -31,13 +47,18 @@ def main():
     import torch
 
     OUT.mkdir(exist_ok=True)
-    for name, spec in M.ARCHITECTURES.items():
-        model = M.build(name)
-        from_mace_torch(model).save(OUT / f"{name}.model.npz")
+    for name, build, elements in cases():
+        model = build()
+        ours = from_mace_torch(model)
+        ours.save(OUT / f"{name}.model.npz")
         arrays = {"mace_torch_version": np.array(mace.__version__), "torch_version": np.array(torch.__version__)}
-        for structure, (positions, numbers, cell, pbc) in M.structures(spec["elements"]).items():
-            ref = M.evaluate_torch(model, positions, numbers, cell, pbc)
-            p = f"{structure}/"
+        for structure, (positions, numbers, cell, pbc), head in (
+            (structure, geometry, head)
+            for structure, geometry in M.structures(elements).items()
+            for head in ours.config.heads
+        ):
+            ref = M.evaluate_torch(model, positions, numbers, cell, pbc, head=head)
+            p = f"{structure}/" if len(ours.config.heads) == 1 else f"{structure}@{head}/"
             arrays[p + "positions"], arrays[p + "numbers"] = positions, numbers
             arrays[p + "cell"] = np.zeros((3, 3)) if cell is None else cell
             arrays[p + "pbc"] = np.array(bool(pbc))
