@@ -21,10 +21,11 @@ import numpy as np
 
 from macetutor.config import LayerShapes
 from macetutor.irreps import dim, offsets
-from macetutor.radial import radial_mlp, radial_mlp_vjp
+from macetutor.radial import radial_mlp, radial_mlp_vjp, silu
 
 __all__ = [
     "node_embedding",
+    "joint_embedding",
     "linear",
     "linear_vjp",
     "self_connection",
@@ -47,6 +48,29 @@ def node_embedding(element_index: np.ndarray, W: np.ndarray) -> np.ndarray:
     """h^{(0)}_{i,k} = sum_z W[z, k] delta_{z z_i} / sqrt(n_elements): a linear map of the one-hot element
     vector, the W z_j of eq. (9). Returns (n_atoms, K, 1): K scalar channels."""
     return (W[element_index] / np.sqrt(W.shape[0]))[:, :, None]  # (n_atoms, K, 1)
+
+
+def joint_embedding(features: dict, specs: dict, weights: dict, project: np.ndarray) -> np.ndarray:
+    """mace-torch's embedding of per-structure features (``embedding_specs``; MACE-OMOL's total charge and spin),
+    added to the element embedding h^(0):
+
+        e_f = T_f[value_f + offset_f]                        categorical feature f: a table (num_classes, d_f)
+        e_f = silu(x W_f1 + b_f1) W_f2 + b_f2                 continuous feature f: Linear -> SiLU -> Linear
+        delta h^(0) = silu([e_1, ..., e_F] W_project)        (K,), the same for every atom of the structure
+
+    (torch's SiLU, no e3nn constant; W_project has no bias.) ``features`` maps each name to its value;
+    ``weights[name]`` is the table, or (W_1, b_1, W_2, b_2) of the continuous feature's MLP (biases may be None).
+    """
+    parts = []
+    for name, spec in specs.items():
+        if spec["type"] == "categorical":
+            parts.append(weights[name][int(round(features[name] + spec.get("offset", 0)))])  # (d_f,)
+        else:
+            W_1, b_1, W_2, b_2 = weights[name]
+            x = np.atleast_1d(np.asarray(features[name], dtype=np.float64))  # (in_dim,)
+            hidden = silu(x @ W_1 + (0.0 if b_1 is None else b_1))  # (d_f,)
+            parts.append(hidden @ W_2 + (0.0 if b_2 is None else b_2))  # (d_f,)
+    return silu(np.concatenate(parts) @ project)  # (K,)
 
 
 def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from macetutor.basis import AtomicBasis, atomic_basis, atomic_basis_vjp
+from macetutor.nonlinear import nonlinear_atomic_basis, nonlinear_atomic_basis_vjp
 from macetutor.readout import readout, readout_vjp, update, update_vjp
 
 __all__ = ["LayerValues", "interaction_layer", "interaction_layer_vjp"]
@@ -45,7 +46,7 @@ class LayerValues:
 class _Saved:
     """What the reverse pass needs beyond :class:`LayerValues`."""
 
-    basis: AtomicBasis  # the atomic basis' intermediate values
+    basis: AtomicBasis  # the atomic basis' intermediate values (a NonLinearBasis for the ResidualNonLinear block)
     readout_pre: np.ndarray | None  # the readout MLP's pre-activation
 
 
@@ -63,7 +64,7 @@ def interaction_layer(h: np.ndarray, graph, w, s, config, backend) -> tuple[Laye
         backend: :class:`macetutor.backends.Backend`.
     """
     z = graph.element_index
-    basis = atomic_basis(h, graph, w, s, config, backend)  # eqs. (8)-(9)
+    basis = (nonlinear_atomic_basis if s.nonlinear else atomic_basis)(h, graph, w, s, config, backend)  # eqs. (8)-(9)
     m, B = backend.product_basis_and_message(basis.A, _product_elements(z, s), w.products)  # eqs. (10)-(11)
     h_new, sc = update(m, h, z, w, s)  # eq. (12)
     E_t, readout_pre = readout(h_new, w.readout, config.readout_activation_constant, graph.head)  # eq. (13)
@@ -83,9 +84,8 @@ def interaction_layer_vjp(grad_E_t, grad_h_new, values: LayerValues, saved: _Sav
     )  # eq. (13)
     grad_m, grad_h_self = update_vjp(grad_h_new, z, w, s)  # eq. (12)
     grad_A = backend.product_basis_and_message_vjp(grad_m, values.A, _product_elements(z, s), w.products)
-    grad_h, grad_Y, grad_radial, grad_envelope = atomic_basis_vjp(
-        grad_A, saved.basis, graph, w, s, config, backend
-    )  # eqs. (9)-(8)
+    basis_vjp = nonlinear_atomic_basis_vjp if s.nonlinear else atomic_basis_vjp
+    grad_h, grad_Y, grad_radial, grad_envelope = basis_vjp(grad_A, saved.basis, graph, w, s, config, backend)
     if grad_h_self is not None:
         grad_h = grad_h + grad_h_self
     return grad_h, grad_Y, grad_radial, grad_envelope

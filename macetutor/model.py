@@ -25,7 +25,7 @@ import numpy as np
 
 from macetutor._version import __version__
 from macetutor.backends import get_backend
-from macetutor.basis import node_embedding
+from macetutor.basis import joint_embedding, node_embedding
 from macetutor.cg import clebsch_gordan, generalized_clebsch_gordan
 from macetutor.config import LayerShapes, MACEConfig, layer_shapes
 from macetutor.forces import forces_virial_stress
@@ -113,6 +113,12 @@ class MACE:
             w = rng.standard_normal(shape)
             if ".product." in name:  # (n_elements, n_paths, K): mace-torch scales by the number of paths
                 w = w / max(shape[1], 1)
+            if name.endswith(".alpha"):  # the ResidualNonLinear block's divisor beta rho + alpha: mace-torch's 20, 0
+                w = np.asarray(20.0)
+            if name.endswith(".beta"):
+                w = np.asarray(0.0)
+            if name.endswith(".norm_weight"):  # LayerNorm scales near one
+                w = 1.0 + 0.1 * w
             parameters[name] = w
         parameters["E0"] = np.array(config.atomic_energies, dtype=np.float64)
         return cls(config, parameters)
@@ -238,7 +244,18 @@ class MACE:
         return defaults[0]
 
     def evaluate(
-        self, positions, numbers, cell=None, pbc=False, forces=False, stress=False, backend="numpy", head=None
+        self,
+        positions,
+        numbers,
+        cell=None,
+        pbc=False,
+        forces=False,
+        stress=False,
+        backend="numpy",
+        head=None,
+        total_charge: float = 0.0,
+        total_spin: float = 1.0,
+        features: dict | None = None,
     ) -> Evaluation:
         """Energy of a structure, with every intermediate array of the model (see :class:`Evaluation`).
 
@@ -246,7 +263,9 @@ class MACE:
         directions, the stress; both from the hand-written reverse pass (no automatic differentiation), assembled
         by :func:`macetutor.forces.forces_virial_stress`. ``backend`` is the switch of :mod:`macetutor.backends`:
         "numpy" (the readable specification) or "numba" (compiled kernels; B is not formed). ``head`` names the
-        readout head of a multi-head model (:meth:`head_index` gives the default).
+        readout head of a multi-head model (:meth:`head_index` gives the default). ``total_charge`` and
+        ``total_spin`` (mace-torch's defaults 0 and 1) and any other per-structure ``features`` enter models with
+        ``embedding_specs`` (MACE-OMOL); other models ignore them.
         """
         ops = get_backend(backend)
         config = self.config
@@ -261,6 +280,17 @@ class MACE:
         )
 
         h = node_embedding(z, self.weights.embedding)  # (n_atoms, K, 1): h^(0), eq. (9)
+        if config.embedding_specs:  # per-structure features (charge, spin), the same for every atom
+            values = {"total_charge": total_charge, "total_spin": total_spin, **(features or {})}
+            missing = sorted(set(config.embedding_specs) - set(values))
+            if missing:
+                raise ValueError(f"this model needs the per-structure features {missing} (pass features={{...}})")
+            h = (
+                h
+                + joint_embedding(values, config.embedding_specs, self.weights.joint, self.weights.joint_project)[
+                    :, None
+                ]
+            )
         layers, saved = [], []
         for w, s in zip(self.weights.layers, self.shapes, strict=True):
             values, values_saved = interaction_layer(h, graph, w, s, config, ops)  # eqs. (8)-(13)

@@ -1,5 +1,7 @@
 """The numba backend equals the NumPy specification (<= 1e-12), intermediates, energy, forces and stress."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from test_model import CONFIG, NUMBERS, POSITIONS
@@ -133,3 +135,26 @@ def test_cell_list_neighbour_search_equals_the_kdtree(case, rng):
     cells = neighbor_list(positions, 4.0, cell, pbc, method="cells")
     for a, b in zip(reference, cells, strict=True):
         np.testing.assert_array_equal(a, b)  # same edges, same (sorted) order
+
+
+FAMILY_FILES = sorted((Path(__file__).parent / "data" / "mace_torch_golden").glob("family_*.model.npz"))
+
+
+@pytest.mark.parametrize("path", FAMILY_FILES, ids=[p.name.split(".")[0] for p in FAMILY_FILES])
+def test_numba_backend_equals_numpy_on_every_published_family(path):
+    """The published architectures (density, non-linear blocks, ZBL, Agnesi, heads, charge/spin...) through the
+    numba backend: the same numbers as the NumPy specification (<= 1e-12), periodic cell included."""
+    from test_model_golden import structures_of
+
+    model = MACE.load(path)
+    for positions, numbers, cell, pbc in structures_of(path):
+        kwargs = dict(cell=cell, pbc=pbc, forces=True, stress=True, head=model.config.heads[0])
+        spec, fast = (
+            model.evaluate(positions, numbers, **kwargs),
+            model.evaluate(positions, numbers, backend="numba", **kwargs),
+        )
+        assert abs(fast.energy - spec.energy) <= KERNEL_RTOL * abs(spec.energy)
+        if np.any(spec.forces):
+            assert rel(fast.forces, spec.forces) <= KERNEL_RTOL
+        if spec.stress is not None:
+            assert rel(fast.stress, spec.stress) <= KERNEL_RTOL

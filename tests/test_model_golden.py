@@ -23,6 +23,22 @@ def cases(architecture: str, structure: str) -> list[tuple[str, str | None]]:
     return [(prefix + "/", prefix.split("@")[1] if "@" in prefix else None) for prefix in prefixes]
 
 
+def structures_of(model_path: Path) -> list:
+    """(positions, numbers, cell or None, pbc) of every structure stored beside a golden model file."""
+    with np.load(str(model_path).replace(".model.npz", ".reference.npz")) as ref:
+        prefixes = sorted({key.split("/")[0].split("@")[0] for key in ref.files if "/" in key})
+        out = []
+        for p in prefixes:
+            pbc = bool(ref[p + "/pbc"]) if p + "/pbc" in ref.files else bool(ref[f"{p}@{_first_head(ref, p)}/pbc"])
+            q = p + "/" if p + "/pbc" in ref.files else f"{p}@{_first_head(ref, p)}/"
+            out.append((ref[q + "positions"], ref[q + "numbers"], ref[q + "cell"] if pbc else None, pbc))
+    return out
+
+
+def _first_head(ref, structure: str) -> str:
+    return sorted(key.split("/")[0].split("@")[1] for key in ref.files if key.startswith(structure + "@"))[0]
+
+
 def test_the_golden_files_are_there():
     assert len(ARCHITECTURES) >= 5
     assert sum(name.startswith("family_") for name in ARCHITECTURES) >= 6  # the published families

@@ -7,7 +7,7 @@ Bounds (the issue's): energies and intermediates <= 1e-10 relative, forces and s
 import numpy as np
 import pytest
 from mace_torch_models import evaluate_torch, structures
-from published_families import ELEMENTS, FAMILIES, build
+from published_families import CHARGE_SPIN, ELEMENTS, FAMILIES, build
 
 pytest.importorskip("mace", reason="needs the `verify` extra (torch, mace-torch)")
 pytest.importorskip("ase", reason="needs the `verify` extra (ase)")
@@ -37,9 +37,13 @@ def family(request):
 def test_family_agrees_with_mace_torch(family, structure):
     name, torch_model, ours = family
     positions, numbers, cell, pbc = structures(ELEMENTS)[structure]
-    for head in ours.config.heads:
-        ref = evaluate_torch(torch_model, positions, numbers, cell, pbc, head=head)
-        result = ours.evaluate(positions, numbers, cell, pbc, forces=True, stress=True, head=head)
+    charges = CHARGE_SPIN if ours.config.embedding_specs else [(0, 1)]
+    for head, (charge, spin) in ((head, q) for head in ours.config.heads for q in charges):
+        info = {"charge": charge, "spin": spin}
+        ref = evaluate_torch(torch_model, positions, numbers, cell, pbc, head=head, info=info)
+        result = ours.evaluate(
+            positions, numbers, cell, pbc, forces=True, stress=True, head=head, total_charge=charge, total_spin=spin
+        )
         errors = {
             "energy": abs(result.interaction_energy - ref["interaction_energy"]) / abs(ref["interaction_energy"]),
             "node energies": relative(result.node_energies, ref["node_energy"]),
@@ -47,7 +51,7 @@ def test_family_agrees_with_mace_torch(family, structure):
         for t, layer in enumerate(result.intermediates):
             errors[f"A{t}"] = relative(layer.A.reshape(len(numbers), -1), ref["A"][t].reshape(len(numbers), -1))
             errors[f"h{t}"] = relative(to_e3nn_layout(layer.h, layer.irreps_out), ref["h"][t])
-        print(name, structure, head, {k: f"{v:.1e}" for k, v in errors.items()})
+        print(name, structure, head, charge, spin, {k: f"{v:.1e}" for k, v in errors.items()})
         assert max(errors.values()) <= ENERGY_RTOL, errors
         assert relative(result.forces, ref["forces"]) <= FORCE_RTOL
         if "stress" in ref:

@@ -87,8 +87,6 @@ def unsupported_features(model) -> list[str]:
     for flag in ("use_last_readout_only", "use_embedding_readout", "keep_last_layer_irreps", "use_so3"):
         if getattr(model, flag, False):
             problems.append(f"the option {flag}")
-    if getattr(model, "embedding_specs", None):
-        problems.append("joint embeddings (embedding_specs)")
     sh = getattr(model, "spherical_harmonics", None)
     if sh is not None and any(ir.p != (-1) ** ir.l for _, ir in sh.irreps_out):
         problems.append("use_so3 (harmonics without parity)")
@@ -114,7 +112,7 @@ def from_mace_torch(model) -> MACE:
         raise UnsupportedModelError("macetutor does not implement: " + "; ".join(problems))
     config = _config(model)
     n_el, K = len(config.elements), config.channels
-    P = {"embedding": _np(model.node_embedding.linear.weight).reshape(n_el, K)}
+    P = {"embedding": _np(model.node_embedding.linear.weight).reshape(n_el, K)} | _joint_embedding_parameters(model)
     P["E0"] = np.array(config.atomic_energies)
     constants = _radial_constants(model, config) | _zbl_constants(model)
     for t in range(config.num_interactions):
@@ -122,6 +120,25 @@ def from_mace_torch(model) -> MACE:
         P |= layer
         constants |= layer_constants
     return MACE(config, P, constants)
+
+
+def _joint_embedding_parameters(model) -> dict:
+    """The per-structure feature embeddings (``embedding_specs``: a table per categorical feature, a
+    Linear-SiLU-Linear per continuous one) and their projection, as named arrays ``embedding.*``."""
+    if not hasattr(model, "joint_embedding"):
+        return {}
+    joint, P = model.joint_embedding, {}
+    for name, spec in model.embedding_specs.items():
+        embedder = joint.embedders[name]
+        if spec["type"] == "categorical":
+            P[f"embedding.{name}"] = _np(embedder.weight)  # (num_classes, d)
+        else:
+            first, second = embedder[0], embedder[2]
+            P[f"embedding.{name}.0"], P[f"embedding.{name}.1"] = _np(first.weight).T, _np(second.weight).T
+            if first.bias is not None:
+                P[f"embedding.{name}.0.bias"], P[f"embedding.{name}.1.bias"] = _np(first.bias), _np(second.bias)
+    P["embedding.project"] = _np(joint.project[0].weight).T  # (sum of d, K)
+    return P
 
 
 def _per_head(value) -> float | tuple:
@@ -140,7 +157,14 @@ def _config(model) -> MACEConfig:
     if len(avg) != 1:
         raise UnsupportedModelError(f"layers with different avg_num_neighbors {sorted(avg)} are not supported")
     radial_net = model.interactions[0].conv_tp_weights
-    radial_act = next(layer.act for layer in radial_net.children() if getattr(layer, "act", None) is not None)
+    nonlinear = getattr(model.interactions[0], "equivariant_nonlin", None)
+    if (
+        nonlinear is not None
+    ):  # the ResidualNonLinear block: torch's SiLU in the radial MLP, e3nn's constants in the gate
+        silu_constant, gate_constant = float(nonlinear._scalar_cst), float(nonlinear._gate_cst)
+    else:
+        radial_act = next(layer.act for layer in radial_net.children() if getattr(layer, "act", None) is not None)
+        silu_constant, gate_constant = float(radial_act.cst), MACEConfig.gate_activation_constant
     heads = tuple(getattr(model, "heads", None) or ["Default"])
     E0 = _np(model.atomic_energies_fn.atomic_energies)
     E0 = E0.reshape(-1) if len(heads) == 1 else E0.reshape(len(heads), -1)
@@ -163,7 +187,7 @@ def _config(model) -> MACEConfig:
         atomic_energies=tuple(E0) if E0.ndim == 1 else tuple(tuple(row) for row in E0),
         scale=scale,
         shift=shift,
-        radial_activation_constant=float(radial_act.cst),
+        radial_activation_constant=silu_constant,
         readout_activation_constant=float(model.readouts[-1].non_linearity.acts[0].cst) if T > 1 else 1.0,
         interaction_first=type(model.interactions[0]).__name__,
         interaction=type(model.interactions[1]).__name__ if T > 1 else "RealAgnosticResidualInteractionBlock",
@@ -175,7 +199,19 @@ def _config(model) -> MACEConfig:
         use_edge_irreps_first=bool(getattr(model, "use_edge_irreps_first", False)),
         use_agnostic_product=bool(getattr(model, "use_agnostic_product", False)),
         heads=heads,
+        embedding_specs=_json(getattr(model, "embedding_specs", None)),
+        gate_activation_constant=gate_constant,
     )
+
+
+def _json(specs):
+    """``embedding_specs`` with plain Python values (a model file stores the configuration as JSON)."""
+    if not specs:
+        return None
+    return {
+        name: {key: (value.item() if hasattr(value, "item") else value) for key, value in spec.items()}
+        for name, spec in specs.items()
+    }
 
 
 def _stored(name: str, value, exact) -> dict:
@@ -234,9 +270,13 @@ def _layer_parameters(model, t: int, s, config: MACEConfig) -> tuple[dict, dict]
     p, interaction, prod, readout = f"layer{t}.", model.interactions[t], model.products[t], model.readouts[t]
     P = {p + f"linear_up.{b}": W for b, W in enumerate(_linear_blocks(interaction.linear_up))}
     radial, constants = _radial_weights_and_couplings(interaction, s, t)
-    P |= {p + f"radial.{k}": W for k, W in enumerate(radial)}
+    if s.nonlinear:
+        P |= _nonlinear_parameters(interaction, p, radial)
+    else:
+        P |= {p + f"radial.{k}": W for k, W in enumerate(radial)}
     # the linear map after the neighbour sum: one (K_edge, K) block per path (instruction i_in = path index)
-    for ins, W in zip(interaction.linear.instructions, _linear_blocks(interaction.linear), strict=True):
+    mixing = interaction.linear_1 if s.nonlinear else interaction.linear
+    for ins, W in zip(mixing.instructions, _linear_blocks(mixing), strict=True):
         P[p + f"linear.{ins.i_in}"] = W
     P |= {p + f"skip.{b}": W for b, W in enumerate(_self_connection_weights(interaction.skip_tp, s))}
     if s.normalization == "density":
@@ -280,13 +320,47 @@ def _radial_weights_and_couplings(interaction, s, t: int) -> tuple[list[np.ndarr
             constants |= _stored(
                 f"layer{t}.C.{k}", sign * np.sqrt(2 * l3 + 1) * _np(buffer), clebsch_gordan(l1, l2, l3)
             )
+    signs = np.repeat(signs, s.channels_edge)  # path k: columns k K_e .. (k+1) K_e - 1 of the last layer
+    if s.nonlinear:  # mace-torch's RadialMLP: torch Linear layers (weight (out, in) and bias) and LayerNorms
+        linear_layers = [layer for layer in interaction.conv_tp_weights.net if hasattr(layer, "in_features")]
+        layers = [(_np(layer.weight).T, _np(layer.bias)) for layer in linear_layers]
+        layers[-1] = (layers[-1][0] * signs[None, :], layers[-1][1] * signs)
+        return layers, constants
     layers = [_np(layer.weight) for layer in interaction.conv_tp_weights.children() if hasattr(layer, "weight")]
-    layers[-1] = layers[-1] * np.repeat(signs, s.channels_edge)[None, :]  # path k: columns k K_e .. (k+1) K_e - 1
+    layers[-1] = layers[-1] * signs[None, :]
     return layers, constants
 
 
+def _layer_norm_mlp_parameters(net, p: str, name: str, layers=None) -> dict:
+    """A mace-torch RadialMLP (Linear -> LayerNorm -> SiLU ... -> Linear) as named arrays ``p + name.{k}[...]``."""
+    if layers is None:
+        layers = [(_np(layer.weight).T, _np(layer.bias)) for layer in net if hasattr(layer, "in_features")]
+    norms = [layer for layer in net if type(layer).__name__ == "LayerNorm"]
+    P = {}
+    for k, (W, b) in enumerate(layers):
+        P[p + f"{name}.{k}"], P[p + f"{name}.{k}.bias"] = W, b
+    for k, norm in enumerate(norms):
+        P[p + f"{name}.{k}.norm_weight"], P[p + f"{name}.{k}.norm_bias"] = _np(norm.weight), _np(norm.bias)
+    return P
+
+
+def _nonlinear_parameters(interaction, p: str, radial_layers) -> dict:
+    """The ResidualNonLinear block's own parameters (macetutor.nonlinear): its two LayerNorm MLPs, the element
+    embeddings of sender and receiver, linear_res, linear_2, alpha and beta."""
+    n_el = interaction.node_attrs_irreps.dim
+    P = _layer_norm_mlp_parameters(interaction.conv_tp_weights.net, p, "radial", radial_layers)
+    P |= _layer_norm_mlp_parameters(interaction.density_fn.net, p, "density")
+    P[p + "source_embedding"] = _np(interaction.source_embedding.weight).reshape(n_el, -1)
+    P[p + "target_embedding"] = _np(interaction.target_embedding.weight).reshape(n_el, -1)
+    P |= {p + f"linear_res.{b}": W for b, W in enumerate(_linear_blocks(interaction.linear_res))}
+    P |= {p + f"linear_2.{b}": W for b, W in enumerate(_linear_blocks(interaction.linear_2))}
+    P[p + "alpha"], P[p + "beta"] = _np(interaction.alpha), _np(interaction.beta)
+    return P
+
+
 def _self_connection_weights(skip, s) -> list[np.ndarray]:
-    """skip_tp (FullyConnectedTensorProduct with the one-hot elements): one (K_in, n_elements, K_out) per shared irrep."""
+    """skip_tp: one (K_in, n_elements, K_out) per shared irrep (a FullyConnectedTensorProduct with the one-hot
+    elements), or one (K_in, K_out) (an e3nn Linear, the ResidualNonLinear block's)."""
     w, start, by_irrep = _np(skip.weight), 0, {}
     for ins in skip.instructions:
         size = int(np.prod(ins.path_shape))
@@ -334,7 +408,7 @@ def evaluate_mace_torch(model, positions, numbers, cell=None, pbc=False, head=No
     """
     import torch
     from ase import Atoms
-    from mace.data import AtomicData, config_from_atoms
+    from mace.data import AtomicData, KeySpecification, config_from_atoms
     from mace.tools import AtomicNumberTable, torch_geometric
 
     previous = torch.get_default_dtype()
@@ -347,12 +421,9 @@ def evaluate_mace_torch(model, positions, numbers, cell=None, pbc=False, head=No
         atoms.info.update(info or {})
         heads = list(getattr(model, "heads", None) or ["Default"])
         z_table = AtomicNumberTable([int(z) for z in model.atomic_numbers])
-        data = AtomicData.from_config(
-            config_from_atoms(atoms, head_name=head or heads[0]),
-            z_table=z_table,
-            cutoff=float(model.r_max),
-            heads=heads,
-        )
+        keys = KeySpecification(info_keys={"total_charge": "charge", "total_spin": "spin"})  # as mace's calculator
+        configuration = config_from_atoms(atoms, key_specification=keys, head_name=head or heads[0])
+        data = AtomicData.from_config(configuration, z_table=z_table, cutoff=float(model.r_max), heads=heads)
         batch = torch_geometric.Batch.from_data_list([data]).to_dict()
         captured = {"A": [], "h": []}
         hooks = [
