@@ -562,7 +562,10 @@ NB06 = [
 
     def invariants(neighbours):  # {nu: B^(nu) for L = 0e, all paths and channels}, from the library's U
         A = centre_A(neighbours)[None]  # (1 centre, channels, 16)
-        return {nu: product.product_basis(A, mt.generalized_clebsch_gordan(irreps_up_to(3), (0, 1), nu))[0, :, :, 0] for nu in (1, 2, 3)}
+        return {
+            nu: product.product_basis(A, mt.generalized_clebsch_gordan(irreps_up_to(3), (0, 1), nu))[0, :, :, 0]
+            for nu in (1, 2, 3)
+        }
 
 
     def power_spectrum(neighbours):  # p_{n,l} = sum_m A_{n,lm}^2
