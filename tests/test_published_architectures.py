@@ -98,3 +98,32 @@ def test_chebyshev_energies_agree_and_forces_are_the_true_gradient():
     )
     assert check.best_error < 1e-7, check.table()
     assert relative(result.forces, ref["forces"]) > 1e-2  # mace-torch's forces are not -dE/dr here
+
+
+def test_a_model_built_with_cuequivariances_reduced_basis_is_mapped_onto_the_exact_U():
+    """tests/data/reduced_cg/ (made by tests/data/make_reduced_cg_model.py where cuequivariance was installed): its U
+    tensors have fewer paths (cuequivariance's reduced basis); the importer maps macetutor's exact U onto them by a
+    linear map per path block, and the model agrees with mace-torch's stored outputs and with mace-torch live."""
+    from pathlib import Path
+
+    import torch
+
+    folder = Path(__file__).parent / "data" / "reduced_cg"
+    torch_model = torch.load(folder / "reduced_cg.model", map_location="cpu", weights_only=False).double()
+    contraction = torch_model.products[0].symmetric_contractions.contractions[0]
+    assert contraction.U_matrix_3.shape[-1] < 11  # the e3nn basis has 11 paths for 0e at nu = 3 (0e+1o+2e)
+    ours = from_mace_torch(torch_model)
+    assert ours.constants_deviation() == {}  # the reduced basis spans the same space: nothing to store
+    with np.load(folder / "reduced_cg.reference.npz") as ref:
+        for structure in STRUCTURES:
+            p = f"{structure}/"
+            pbc = bool(ref[p + "pbc"])
+            cell = ref[p + "cell"] if pbc else None
+            result = ours.evaluate(ref[p + "positions"], ref[p + "numbers"], cell, pbc, forces=True, stress=True)
+            E = float(ref[p + "interaction_energy"])
+            assert abs(result.interaction_energy - E) <= ENERGY_RTOL * abs(E)
+            assert relative(result.forces, ref[p + "forces"]) <= FORCE_RTOL
+            if pbc:
+                assert relative(result.stress, ref[p + "stress"]) <= FORCE_RTOL
+            live = evaluate_torch(torch_model, ref[p + "positions"], ref[p + "numbers"], cell, pbc)
+            assert abs(live["interaction_energy"] - E) <= ENERGY_RTOL * abs(E)  # the stored outputs are mace-torch's
