@@ -82,7 +82,7 @@ def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
         (n, K_out, sum(2l+1))
     """
     blocks = [
-        np.einsum("uw,ium->iwm", W_b, x[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])  # (n, K_out, 2l+1)
+        W_b.T @ x[:, :, s] / np.sqrt(W_b.shape[0])  # (n, K_out, 2l+1): "uw,ium->iwm" as a batched matrix product
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, K_out, sum(2l+1))
@@ -91,7 +91,7 @@ def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
 def linear_vjp(grad_y: np.ndarray, irreps: list, W: list) -> np.ndarray:
     """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(K_in) (the transposed map)."""
     blocks = [
-        np.einsum("uw,iwm->ium", W_b, grad_y[:, :, s], optimize=True) / np.sqrt(W_b.shape[0])  # (n, K_in, 2l+1)
+        W_b @ grad_y[:, :, s] / np.sqrt(W_b.shape[0])  # (n, K_in, 2l+1): "uw,iwm->ium"
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, K_in, sum(2l+1))
@@ -120,7 +120,7 @@ def self_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_in
         for z in np.unique(element_index):  # one linear map per element, W[:, z, :], on that element's atoms
             atoms = element_index == z
             x_z = x[atoms][:, :, slices_in[irrep]]  # (n_z, K_in, 2l+1)
-            y[atoms, :, s_out] = np.einsum("uw,ium->iwm", W_b[:, z, :], x_z, optimize=True) / norm
+            y[atoms, :, s_out] = W_b[:, z, :].T @ x_z / norm  # "uw,ium->iwm"
     return y
 
 
@@ -139,7 +139,7 @@ def self_connection_vjp(grad_y, irreps_in, irreps_out, element_index, W) -> np.n
         for z in np.unique(element_index):
             atoms = element_index == z
             g_z = grad_y[atoms][:, :, s_out]  # (n_z, K_out, 2l+1)
-            grad_x[atoms, :, slices_in[irrep]] += np.einsum("uw,iwm->ium", W_b[:, z, :], g_z, optimize=True) / norm
+            grad_x[atoms, :, slices_in[irrep]] += W_b[:, z, :] @ g_z / norm  # "uw,iwm->ium"
     return grad_x
 
 
@@ -242,7 +242,7 @@ def mix_paths(Phi: list[np.ndarray], paths: list, irreps_A: list, W: list[np.nda
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     for path, Phi_k, W_k in zip(paths, Phi, W, strict=True):
         norm = np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
-        A[:, :, slices[path.irrep]] += np.einsum("uw,ium->iwm", W_k, Phi_k, optimize=True) / norm
+        A[:, :, slices[path.irrep]] += W_k.T @ Phi_k / norm  # "uw,ium->iwm"
     return A
 
 
@@ -250,7 +250,8 @@ def mix_paths_vjp(grad_A: np.ndarray, paths: list, irreps_A: list, W: list[np.nd
     """VJP of :func:`mix_paths`: dE/dPhi_{i,u,path,M} = sum_w W_path[u, w] dE/dA_{i,w,LM} / sqrt(K n_L)."""
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     return [
-        np.einsum("uw,iwm->ium", W_k, grad_A[:, :, slices[path.irrep]], optimize=True)
+        W_k
+        @ grad_A[:, :, slices[path.irrep]]  # "uw,iwm->ium"
         / np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
         for path, W_k in zip(paths, W, strict=True)
     ]

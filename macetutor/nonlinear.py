@@ -137,7 +137,7 @@ def _mix(Phi: list, paths: list, irreps_gate: list, W: tuple) -> list:
     for irrep in irreps_gate:
         into = [(Phi_k, W_k) for path, Phi_k, W_k in zip(paths, Phi, W, strict=True) if path.irrep == irrep]
         norm = np.sqrt(sum(W_k.shape[0] for _, W_k in into))
-        blocks.append(sum(np.einsum("uw,ium->iwm", W_k, Phi_k) for Phi_k, W_k in into) / norm)  # (n, mul_b, 2l+1)
+        blocks.append(sum(W_k.T @ Phi_k for Phi_k, W_k in into) / norm)  # (n, mul_b, 2l+1)
     return blocks
 
 
@@ -146,7 +146,7 @@ def _residual_blocks(h_up: np.ndarray, irreps_edge: list, irreps_gate: list, W_r
     slices = dict(zip(irreps_edge, offsets(irreps_edge), strict=True))
     shared = [irrep for irrep in irreps_gate if irrep in slices]
     out = {
-        irrep: np.einsum("uw,ium->iwm", W, h_up[:, :, slices[irrep]]) / np.sqrt(W.shape[0])
+        irrep: W.T @ h_up[:, :, slices[irrep]] / np.sqrt(W.shape[0])  # "uw,ium->iwm"
         for irrep, W in zip(shared, W_res, strict=True)
     }
     return [out.get(irrep) for irrep in irreps_gate]
@@ -204,7 +204,7 @@ def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, conf
     grad_h_up = np.zeros(values.h_up.shape, dtype=grad_A.dtype)  # (n_atoms, K_edge, dim_edge)
     shared = [(irrep, g) for irrep, g in zip(s.irreps_A, grad_blocks, strict=True) if irrep in slices]
     for (irrep, g), W in zip(shared, w.W_res, strict=True):
-        grad_h_up[:, :, slices[irrep]] += np.einsum("uw,iwm->ium", W, g) / np.sqrt(W.shape[0])
+        grad_h_up[:, :, slices[irrep]] += W @ g / np.sqrt(W.shape[0])  # "uw,iwm->ium"
     residual = _residual_blocks(values.h_up, s.irreps_edge, s.irreps_A, w.W_res)
     grad_divisor = (
         -sum(
@@ -217,7 +217,7 @@ def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, conf
     for path, W_k in zip(s.paths, w.W_paths, strict=True):
         b = list(s.irreps_A).index(path.irrep)
         n_into = sum(1 for other in s.paths if other.irrep == path.irrep)
-        grad_Phi.append(np.einsum("uw,iwm->ium", W_k, grad_blocks[b] / d) / np.sqrt(W_k.shape[0] * n_into))
+        grad_Phi.append(W_k @ (grad_blocks[b] / d) / np.sqrt(W_k.shape[0] * n_into))  # "uw,iwm->ium"
     grad_h_tp, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
         grad_Phi, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s, w.C
     )
