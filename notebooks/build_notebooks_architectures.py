@@ -200,8 +200,14 @@ NB11 = [
     blocks = [rng.standard_normal((5, K * 3, 1)), rng.standard_normal((5, K, 3)), rng.standard_normal((5, K, 5))]
     out, _ = gate(blocks, irreps, K, 1.6791767923989418, 1.8467055342154763)  # (5 atoms, K, 1 + 3 + 5)
 
-    silu = lambda x: x / (1 + np.exp(-x))
-    sigmoid = lambda x: 1 / (1 + np.exp(-x))
+    def silu(x):
+        return x / (1 + np.exp(-x))
+
+
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+
     naive_vector = blocks[1] * 1.8467055342154763 * sigmoid(blocks[0][:, K : 2 * K])  # gates K..2K-1: the l = 1 block
     np.testing.assert_allclose(out[:, :, 1:4], naive_vector, rtol=1e-13)
     np.testing.assert_allclose(out[:, :, 0], 1.6791767923989418 * silu(blocks[0][:, :K, 0]), rtol=1e-13)
@@ -267,7 +273,9 @@ NB11 = [
         ours = mt.interop.from_mace_torch(torch_model)
         ref = evaluate_mace_torch(torch_model, methanol, numbers)
         got = ours.evaluate(methanol, numbers, forces=True)
-        rel = lambda a, b: np.abs(np.asarray(a) - np.asarray(b)).max() / np.abs(np.asarray(b)).max()
+        def rel(a, b):
+            return np.abs(np.asarray(a) - np.asarray(b)).max() / np.abs(np.asarray(b)).max()
+
         print(f"{'block':24s} relative difference")
         for t, layer in enumerate(got.intermediates):
             print(f"{f'layer {t}: A':24s} {rel(layer.A.reshape(6, -1), ref['A'][t].reshape(6, -1)):.1e}")
