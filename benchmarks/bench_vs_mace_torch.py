@@ -4,7 +4,8 @@
                                              [--baseline DIR]
 
 Models: mace-torch's default size (128x0e+128x1o, max_ell 3, correlation 3, 2 layers, r_max 5, 8 Bessel, p 5,
-radial MLP [64, 64, 64], MLP readout 16x0e) and a small one (32x0e+32x1o); elements H, C, O, Cu; random weights,
+radial MLP [64, 64, 64], MLP readout 16x0e), a small one (32x0e+32x1o) and "mpa0", MACE-MPA-0's architecture
+(128x0e+128x1o, density blocks, ZBL, Agnesi, r_max 6, 10 Bessel); elements H, C, O, Cu; random weights,
 imported into macetutor with from_mace_torch (so both compute the same function). Structures: ethanol (9 atoms) and
 rattled fcc Cu supercells n x n x n of the 4-atom cell (32, 108, 256, 500 atoms for n = 2..5).
 
@@ -27,7 +28,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-MODELS = {"default": "128x0e+128x1o", "small": "32x0e+32x1o"}
+MODELS = {"default": "128x0e+128x1o", "small": "32x0e+32x1o", "mpa0": "128x0e+128x1o"}
+# extra constructor arguments: "mpa0" has MACE-MPA-0's architecture (density blocks, ZBL, Agnesi, r_max 6, 10 Bessel)
+OPTIONS = {
+    "mpa0": dict(
+        interaction_first="RealAgnosticDensityInteractionBlock",
+        interaction="RealAgnosticDensityResidualInteractionBlock",
+        pair_repulsion=True,
+        distance_transform="Agnesi",
+        r_max=6.0,
+        num_bessel=10,
+    )
+}
 ELEMENTS = [1, 6, 8, 29]
 
 WORKER = r"""
@@ -39,10 +51,11 @@ import mace, torch  # mace first: it must precede e3nn
 torch.set_default_dtype(torch.float64)  # float64 data for mace-torch's forward pass
 from macetutor.interop.mace_torch import random_mace_torch_model
 
-impl, hidden, structure, repeats = IMPL, HIDDEN, STRUCTURE, REPEATS
+impl, hidden, structure, repeats, options = IMPL, HIDDEN, STRUCTURE, REPEATS, OPTIONS_
 model = random_mace_torch_model(
     ELEMENTS, hidden, 3, 3, 2, atomic_energies=[-13.6, -1029.8, -2041.9, -1640.0], avg_num_neighbors=30.0,
-    perturbation=0.1)
+    perturbation=0.1, **options)
+r_max = float(model.r_max)
 
 if structure == "ethanol":
     positions = np.array([[0.0, 0.0, 0.0], [1.52, 0.0, 0.0], [2.0, 1.35, 0.0], [-0.4, 1.0, 0.1], [-0.4, -0.5, 0.9],
@@ -62,7 +75,7 @@ if impl == "mace-torch":
     z_table = AtomicNumberTable(ELEMENTS)
     def run():
         atoms = Atoms(numbers=numbers, positions=positions, cell=cell if cell is not None else np.zeros((3, 3)), pbc=pbc)
-        data = AtomicData.from_config(config_from_atoms(atoms), z_table=z_table, cutoff=5.0, heads=["Default"])
+        data = AtomicData.from_config(config_from_atoms(atoms), z_table=z_table, cutoff=r_max, heads=["Default"])
         batch = torch_geometric.Batch.from_data_list([data]).to_dict()
         out = model(batch, compute_force=True, compute_stress=pbc)
         return float(out["energy"].detach()[0])
@@ -95,10 +108,11 @@ print(json.dumps({"n_atoms": len(positions), "first": first, "median": statistic
 """
 
 
-def measure(impl: str, hidden: str, structure: str, repeats: int, root: Path = ROOT) -> dict:
+def measure(impl: str, model: str, structure: str, repeats: int, root: Path = ROOT) -> dict:
     code = (
         WORKER.replace("IMPL", repr(impl))
-        .replace("HIDDEN", repr(hidden))
+        .replace("OPTIONS_", repr(OPTIONS.get(model, {})))
+        .replace("HIDDEN", repr(MODELS[model]))
         .replace("STRUCTURE", repr(structure))
         .replace("REPEATS", str(repeats))
         .replace("ROOT", repr(str(root)))
@@ -131,12 +145,12 @@ def main():
     profiles = {}
     for model in args.models:
         for structure in structures:
-            ref = measure("mace-torch", MODELS[model], structure, args.repeats)
-            ours = measure("macetutor", MODELS[model], structure, args.repeats)
+            ref = measure("mace-torch", model, structure, args.repeats)
+            ours = measure("macetutor", model, structure, args.repeats)
             profiles[(model, structure)] = ours["profile"]
             baseline = ""
             if args.baseline:
-                before = measure("macetutor", MODELS[model], structure, args.repeats, args.baseline.resolve())
+                before = measure("macetutor", model, structure, args.repeats, args.baseline.resolve())
                 baseline = f" {before['median']:12.3f} {before['median'] / ref['median']:6.2f}"
             print(
                 f"{model:8s} {structure:9s} {ours['n_atoms']:5d} {ref['median']:14.3f} {ours['median']:13.3f} "

@@ -240,35 +240,75 @@ def _small_mace_torch_model():
     )
 
 
-def convert(model_path: str, out_path: str) -> int:
-    """Load a pickled mace-torch model (trusted file: torch.load runs pickle), import it, save it as .npz."""
-    try:
-        import mace  # noqa: F401  (must precede e3nn)
-        import torch
-    except ImportError:
-        print(
-            "macetutor convert needs the `verify` extra: pip install torch==2.13.0 'macetutor[verify]'", file=sys.stderr
-        )
-        return 2
-    from macetutor.interop.mace_torch import UnsupportedModelError, from_mace_torch
+# exit codes of the command line (documented in `macetutor --help` and README.md)
+EXIT_OK, EXIT_TOLERANCE, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED, EXIT_DEPENDENCY = 0, 1, 2, 3, 4, 5
+EXIT_CODES = """exit codes:
+  0  success
+  1  macetutor verify: some block differs from mace-torch by more than the tolerance
+  2  usage error (a wrong option or argument, an unknown or missing head name)
+  3  an input file is missing, unreadable or of the wrong kind (its message says what to pass instead)
+  4  the mace-torch model uses features macetutor does not implement (all of them are named)
+  5  an optional dependency is missing (the `verify` extra: torch, mace-torch, ase)"""
 
-    torch_model = torch.load(model_path, map_location="cpu", weights_only=False)
+
+def convert(model_path: str, out_path: str) -> int:
+    """Load a mace-torch model file (trusted: torch.load runs pickle), import it, save it as macetutor's .npz."""
+    from pathlib import Path
+
+    from macetutor.interop.files import InputFileError, load_mace_torch_model
+    from macetutor.interop.mace_torch import from_mace_torch
+
+    target = Path(out_path)
+    if target.is_dir() or not target.parent.exists():
+        raise InputFileError(f"cannot write {out_path}: its directory does not exist or it is a directory")
+    model = from_mace_torch(load_mace_torch_model(model_path).double())
     try:
-        model = from_mace_torch(torch_model.double())
-    except UnsupportedModelError as err:
-        print(f"cannot convert {model_path}: {err}", file=sys.stderr)
-        return 1
-    model.save(out_path)
+        model.save(out_path)
+    except OSError as err:
+        raise InputFileError(f"cannot write {out_path}: {err.strerror or err}") from err
     config = model.config
     print(
         f"wrote {out_path}: {config.hidden_irreps}, max_ell {config.max_ell}, correlation {config.correlation}, "
-        f"elements {config.elements}, {sum(v.size for v in model.parameters.values())} weights"
+        f"elements {config.elements}, heads {list(config.heads)}, {sum(v.size for v in model.parameters.values())} weights"
     )
-    return 0
+    return EXIT_OK
+
+
+def _run(command, *args) -> int:
+    """Run a command; turn the errors a user can cause into one line on stderr and a distinct exit code."""
+    from macetutor.interop.files import InputFileError
+
+    try:
+        from macetutor.interop.mace_torch import UnsupportedModelError
+    except ImportError:  # pragma: no cover (interop needs nothing optional at import time)
+        UnsupportedModelError = ValueError
+    try:
+        return command(*args)
+    except InputFileError as err:
+        print(f"macetutor: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except UnsupportedModelError as err:
+        print(f"macetutor: cannot import the model: {err}", file=sys.stderr)
+        return EXIT_UNSUPPORTED
+    except ImportError as err:
+        print(
+            f"macetutor: this command needs the `verify` extra ({err.name or err}): "
+            "pip install torch==2.13.0 'macetutor[verify]'",
+            file=sys.stderr,
+        )
+        return EXIT_DEPENDENCY
+    except ValueError as err:  # e.g. an unknown head name
+        print(f"macetutor: {err}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="macetutor", description="MACE as readable, exact NumPy.")
+    parser = argparse.ArgumentParser(
+        prog="macetutor",
+        description="MACE as readable, exact NumPy.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"macetutor {mt.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     tour_parser = commands.add_parser("tour", help="walk through the theory on a water molecule, with measured checks")
@@ -276,25 +316,29 @@ def main(argv: list[str] | None = None) -> int:
     convert_parser = commands.add_parser("convert", help="convert a mace-torch model file to macetutor's .npz format")
     convert_parser.add_argument("model", help="a mace-torch model saved with torch.save (e.g. MACE.model)")
     convert_parser.add_argument("out", help="output file (.npz)")
-    verify_parser = commands.add_parser("verify", help="compare a mace-torch model with macetutor, block by block")
-    verify_parser.add_argument("model", help="a mace-torch model saved with torch.save")
+    verify_parser = commands.add_parser(
+        "verify",
+        help="compare a mace-torch model with macetutor, block by block",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify_parser.add_argument("model", help="a mace-torch model saved with torch.save (e.g. MACE.model)")
     verify_parser.add_argument("structure", help="a structure file ASE can read (extended XYZ, CIF, POSCAR...)")
     verify_parser.add_argument("--tolerance", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
+    verify_parser.add_argument("--index", default=":", help="frames to compare, ASE's syntax (default ':', all)")
+    verify_parser.add_argument("--head", default=None, help="the readout head of a multi-head model")
     args = parser.parse_args(argv)
     if args.command == "verify":
-        try:
-            from macetutor.interop.verify import main as verify_main
-        except ImportError:
-            print("macetutor verify needs the `verify` extra", file=sys.stderr)
-            return 2
-        return verify_main(args.model, args.structure, args.tolerance)
+        from macetutor.interop.verify import main as verify_main
+
+        return _run(verify_main, args.model, args.structure, args.tolerance, args.index, args.head)
     if args.command == "tour":
         residuals = tour(seed=args.seed)
         ok = all(value <= (1e-6 if name == "finite_difference_forces" else 1e-12) for name, value in residuals.items())
-        return 0 if ok else 1
+        return EXIT_OK if ok else EXIT_TOLERANCE
     if args.command == "convert":
-        return convert(args.model, args.out)
-    return 2  # pragma: no cover (argparse rejects unknown commands)
+        return _run(convert, args.model, args.out)
+    return EXIT_USAGE  # pragma: no cover (argparse rejects unknown commands)
 
 
 if __name__ == "__main__":

@@ -139,17 +139,38 @@ class MACE:
 
     @classmethod
     def load(cls, path) -> MACE:
-        """Read a model written by :meth:`save`; a clear ValueError for a corrupt, truncated or mismatched file."""
+        """Read a model written by :meth:`save`; a ValueError that says what the file is when it is not one.
+
+        macetutor never unpickles: a file whose arrays hold Python objects is refused, not loaded.
+        """
+        from macetutor.interop.files import describe  # (no torch: describe reads bytes only)
+
         path = Path(path)
+        kind = describe(path)
+        refusals = {
+            "missing": "no such file",
+            "directory": "is a directory",
+            "text": "is a text file, not a macetutor model (.npz)",
+            "binary": "is not a macetutor model (.npz): not a zip archive",
+            "pickle": "is a serialised Python object (a mace-torch model?), not a macetutor model: convert a mace-torch "
+            "model with `macetutor convert MODEL out.npz`",
+            "torch-zip": "is a PyTorch file (a mace-torch model?), not a macetutor model: convert a mace-torch model "
+            "with `macetutor convert MODEL out.npz`",
+            "torchscript": "is a compiled TorchScript model, not a macetutor model",
+            "npz": "is an .npz file not written by macetutor (it has no __metadata__ entry)",
+            "truncated-zip": "is a truncated or damaged zip archive (an .npz file cut short?)",
+        }
+        if kind in refusals:
+            raise ValueError(f"{path} {refusals[kind]}")
         try:
             with np.load(path, allow_pickle=False) as data:
-                if "__metadata__" not in data.files:
-                    raise ValueError("it has no __metadata__ entry (not written by macetutor)")
                 metadata = json.loads(str(data["__metadata__"]))
                 parameters = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("parameters/")}
                 constants = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("constants/")}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError, KeyError) as err:
-            raise ValueError(f"{path} is not a readable macetutor model file: {err}") from err
+        except ValueError as err:  # numpy refuses object arrays without allow_pickle
+            raise ValueError(f"{path} holds Python objects, which macetutor never loads (not written by it)") from err
+        except (OSError, zipfile.BadZipFile, EOFError, json.JSONDecodeError, KeyError) as err:
+            raise ValueError(f"{path} is truncated or corrupt: {type(err).__name__}: {err}") from err
         if metadata.get("format") != FILE_FORMAT:
             raise ValueError(f"{path}: unknown format {metadata.get('format')!r} (expected {FILE_FORMAT!r})")
         if metadata.get("version") != FILE_VERSION:

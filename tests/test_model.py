@@ -129,18 +129,30 @@ def test_save_and_load_round_trip(model, tmp_path):
 
 
 def test_corrupt_truncated_and_mismatched_files_are_refused(model, tmp_path):
+    """Each refusal says what the file is; none mentions pickling (macetutor never unpickles)."""
     path = tmp_path / "model.npz"
     model.save(path)
     data = path.read_bytes()
-    (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="not a readable macetutor model file"):
-        MACE.load(tmp_path / "truncated.npz")
-    (tmp_path / "garbage.npz").write_bytes(b"this is not a zip file")
-    with pytest.raises(ValueError, match="not a readable macetutor model file"):
-        MACE.load(tmp_path / "garbage.npz")
+    cases = {
+        "truncated.npz": (data[: len(data) // 2], "truncated or damaged zip archive"),
+        "garbage.npz": (b"\x00\x01this is not a zip file\xff", "not a zip archive"),
+        "notes.npz": (b"some text\n", "is a text file"),
+        "torch.model": (b"\x80\x04\x95 a serialised object", "convert a mace-torch model with `macetutor convert"),
+    }
+    for name, (content, match) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=match) as info:
+            MACE.load(tmp_path / name)
+        assert "pickl" not in str(info.value)
+    with pytest.raises(ValueError, match="no such file"):
+        MACE.load(tmp_path / "missing.npz")
     np.savez(tmp_path / "foreign.npz", weights=np.ones(3))
     with pytest.raises(ValueError, match="no __metadata__"):
         MACE.load(tmp_path / "foreign.npz")
+    np.savez(tmp_path / "objects.npz", __metadata__=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="holds Python objects, which macetutor never loads") as info:
+        MACE.load(tmp_path / "objects.npz")
+    assert "allow_pickle" not in str(info.value)
     params = dict(model.parameters)
     params["layer0.linear.0"] = np.ones((3, 3))
     with pytest.raises(ValueError, match="has shape"):
