@@ -1,7 +1,7 @@
 """macetutor (numba backend) against mace-torch: same weights, float64, CPU, energy + forces + stress.
 
-    python benchmarks/bench_vs_mace_torch.py [--sizes 1 2 3 4 5] [--repeats 3] [--models default small]
-                                             [--baseline DIR]
+    python benchmarks/bench_vs_mace_torch.py [--sizes 1 2 3 4 5] [--repeats 5] [--threads 2]
+                                             [--models default small mpa0] [--baseline DIR]
 
 Models: mace-torch's default size (128x0e+128x1o, max_ell 3, correlation 3, 2 layers, r_max 5, 8 Bessel, p 5,
 radial MLP [64, 64, 64], MLP readout 16x0e), a small one (32x0e+32x1o) and "mpa0", MACE-MPA-0's architecture
@@ -43,12 +43,16 @@ OPTIONS = {
 ELEMENTS = [1, 6, 8, 29]
 
 WORKER = r"""
+import os
+for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[variable] = str(THREAD_COUNT)  # before numpy, torch and numba start their thread pools
 import json, resource, statistics, sys, time, warnings
 warnings.filterwarnings("ignore")
 import numpy as np
 sys.path.insert(0, ROOT)
 import mace, torch  # mace first: it must precede e3nn
 torch.set_default_dtype(torch.float64)  # float64 data for mace-torch's forward pass
+torch.set_num_threads(THREAD_COUNT)
 from macetutor.interop.mace_torch import random_mace_torch_model
 
 impl, hidden, structure, repeats, options = IMPL, HIDDEN, STRUCTURE, REPEATS, OPTIONS_
@@ -108,9 +112,10 @@ print(json.dumps({"n_atoms": len(positions), "first": first, "median": statistic
 """
 
 
-def measure(impl: str, model: str, structure: str, repeats: int, root: Path = ROOT) -> dict:
+def measure(impl: str, model: str, structure: str, repeats: int, root: Path = ROOT, threads: int = 2) -> dict:
     code = (
-        WORKER.replace("IMPL", repr(impl))
+        WORKER.replace("THREAD_COUNT", str(threads))
+        .replace("IMPL", repr(impl))
         .replace("OPTIONS_", repr(OPTIONS.get(model, {})))
         .replace("HIDDEN", repr(MODELS[model]))
         .replace("STRUCTURE", repr(structure))
@@ -131,11 +136,13 @@ def main():
     parser.add_argument(
         "--sizes", type=int, nargs="*", default=[2, 3, 4, 5], help="Cu supercells n x n x n (4 n^3 atoms)"
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="threads of numpy/BLAS, numba and torch (default 2)")
     parser.add_argument("--models", nargs="*", default=["small", "default"], choices=list(MODELS))
     parser.add_argument("--baseline", type=Path, help="another macetutor checkout to measure in the same run")
     args = parser.parse_args()
     structures = ["ethanol"] + [f"cu_{n}" for n in args.sizes]
+    print(f"{args.threads} thread(s) for numpy/BLAS, numba and torch; median of {args.repeats} calls after a warm-up")
     print(
         f"{'model':8s} {'structure':9s} {'atoms':>5s} {'mace-torch (s)':>14s} {'macetutor (s)':>13s} {'ratio':>6s} "
         f"{'|dE|/|E|':>9s} {'peak MB torch':>13s} {'peak MB ours':>12s} {'ours first call (s)':>19s}"
@@ -145,12 +152,12 @@ def main():
     profiles = {}
     for model in args.models:
         for structure in structures:
-            ref = measure("mace-torch", model, structure, args.repeats)
-            ours = measure("macetutor", model, structure, args.repeats)
+            ref = measure("mace-torch", model, structure, args.repeats, threads=args.threads)
+            ours = measure("macetutor", model, structure, args.repeats, threads=args.threads)
             profiles[(model, structure)] = ours["profile"]
             baseline = ""
             if args.baseline:
-                before = measure("macetutor", model, structure, args.repeats, args.baseline.resolve())
+                before = measure("macetutor", model, structure, args.repeats, args.baseline.resolve(), args.threads)
                 baseline = f" {before['median']:12.3f} {before['median'] / ref['median']:6.2f}"
             print(
                 f"{model:8s} {structure:9s} {ours['n_atoms']:5d} {ref['median']:14.3f} {ours['median']:13.3f} "

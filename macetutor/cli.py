@@ -29,8 +29,16 @@ def _heading(number: int, title: str) -> None:
     print(f"\n{'=' * 100}\n{number}. {title}\n{'=' * 100}")
 
 
-def _fmt(array: np.ndarray) -> str:
-    return np.array2string(np.asarray(array), precision=4, suppress_small=True, floatmode="fixed", max_line_width=100)
+def _number(value: float) -> str:
+    """4 significant digits in a notation that shows the size (0.0002 -> 2.000e-04), never '-0'."""
+    value = float(value) + 0.0  # -0.0 -> 0.0
+    return f"{value:.4f}" if value == 0.0 or 1e-2 <= abs(value) < 1e4 else f"{value:.3e}"
+
+
+def _fmt(array: np.ndarray, indent: str = "    ") -> str:
+    """A vector on one line; a matrix row by row, indented."""
+    text = np.array2string(np.asarray(array, dtype=float), formatter={"float_kind": _number}, max_line_width=110)
+    return text if np.ndim(array) < 2 else indent + text.replace("\n", "\n" + indent)
 
 
 def tour(seed: int = 0, l_max: int = 12) -> dict:
@@ -64,15 +72,16 @@ def tour(seed: int = 0, l_max: int = 12) -> dict:
     for improper in (False, True):
         Rk = mt.random_rotation(rng, improper=improper)
         worst = 0.0
-        for l in range(l_max + 1):
-            lhs = mt.spherical_harmonics(l, r @ Rk.T)  # (3, 2l+1)
-            rhs = mt.spherical_harmonics(l, r) @ mt.wigner_D(l, Rk).T  # (3, 2l+1)
-            worst = max(worst, float(np.max(np.abs(lhs - rhs)) / np.max(np.abs(rhs))))
+        with _Progress(f"checking Y(Rx) = D(R) Y(x) for l = 0..{l_max} (sympy tables on first use)"):
+            for l in range(l_max + 1):
+                lhs = mt.spherical_harmonics(l, r @ Rk.T)  # (3, 2l+1)
+                rhs = mt.spherical_harmonics(l, r) @ mt.wigner_D(l, Rk).T  # (3, 2l+1)
+                worst = max(worst, float(np.max(np.abs(lhs - rhs)) / np.max(np.abs(rhs))))
         kind = "improper (det -1, parity (-1)^l)" if improper else "proper"
         residuals[f"equivariance_{'improper' if improper else 'proper'}"] = worst
         print(f"  equivariance residual max_l<={l_max} |Y(Rx) - D(R)Y(x)| / |Y|, {kind} R: {worst:.2e}")
 
-    _heading(4, "Coupling two harmonics with Clebsch-Gordan coefficients   (Y1 (x) Y2)_l3 = sum_ab C[a,b,c] Y1_a Y2_b")
+    _heading(4, "Coupling two harmonics with Clebsch-Gordan coefficients   (Y1 (x) Y2)_l3 = sum_ab C[a,b,M] Y1_a Y2_b")
     Y1_a, Y1_b = mt.spherical_harmonics(1, r[0]), mt.spherical_harmonics(1, r[1])  # (3,), (3,)
     for l3, meaning in (
         (0, "a scalar: sqrt(3) cos(angle H-O-H)"),
@@ -80,30 +89,62 @@ def tour(seed: int = 0, l_max: int = 12) -> dict:
         (2, "a traceless symmetric tensor"),
     ):
         C = mt.clebsch_gordan(1, 1, l3)  # (3, 3, 2l3+1)
-        coupled = np.einsum("abc,a,b->c", C, Y1_a, Y1_b)  # (2l3+1,)
+        coupled = np.einsum("abM,a,b->M", C, Y1_a, Y1_b)  # (2l3+1,)
         print(f"  1 (x) 1 -> {l3}: {_fmt(coupled)}   {meaning}")
-    angle = np.degrees(np.arccos(np.einsum("abc,a,b->c", mt.clebsch_gordan(1, 1, 0), Y1_a, Y1_b)[0] / np.sqrt(3)))
+    angle = np.degrees(np.arccos(np.einsum("abM,a,b->M", mt.clebsch_gordan(1, 1, 0), Y1_a, Y1_b)[0] / np.sqrt(3)))
     print(f"  -> the invariant recovers the bond angle: {angle:.2f} degrees")
     worst = 0.0
     Rk = mt.random_rotation(rng, improper=True)
-    for l1 in range(4):
-        for l2 in range(4):
-            for l3 in range(abs(l1 - l2), l1 + l2 + 1):
-                C = mt.clebsch_gordan(l1, l2, l3)
-                D1, D2, D3 = (mt.wigner_D(l, Rk) for l in (l1, l2, l3))
-                rotated = np.einsum("abc,ad,be,cf->def", C, D1, D2, D3)
-                worst = max(worst, float(np.max(np.abs(rotated - (-1) ** (l1 + l2 + l3) * C))))
+    with _Progress("checking the invariance of every coupling with l <= 3 (sympy tables on first use)"):
+        for l1 in range(4):
+            for l2 in range(4):
+                for l3 in range(abs(l1 - l2), l1 + l2 + 1):
+                    C = mt.clebsch_gordan(l1, l2, l3)
+                    D1, D2, D3 = (mt.wigner_D(l, Rk) for l in (l1, l2, l3))
+                    rotated = np.einsum("abM,ad,bf,MN->dfN", C, D1, D2, D3)
+                    worst = max(worst, float(np.max(np.abs(rotated - (-1) ** (l1 + l2 + l3) * C))))
     residuals["cg_invariance"] = worst
     print(f"  invariance residual max |C (D1 x D2 x D3) - C| over all triples l <= 3 (improper R): {worst:.2e}")
 
     residuals.update(_model_tour(rng))
 
     _heading(11, "Summary")
+    failed = []
     for name, value in residuals.items():
-        bound = 1e-6 if name == "finite_difference_forces" else 1e-12
-        print(f"  {name:28s} {value:.2e}   (bound {bound:.0e})")
-    print(f"  tour took {time.perf_counter() - start:.2f} s. Next: notebooks/01_spherical_harmonics.ipynb.")
+        bound = TOUR_BOUNDS.get(name, 1e-12)
+        ok = value <= bound
+        failed += [] if ok else [name]
+        print(f"  {name:28s} {value:.2e}   (bound {bound:.0e})  {'ok' if ok else 'FAILED'}")
+    verdict = (
+        f"all {len(residuals)} checks passed" if not failed else f"{len(failed)} check(s) failed: {', '.join(failed)}"
+    )
+    print(f"\n  {verdict}; the tour took {time.perf_counter() - start:.1f} s.")
+    for line in _next_steps():
+        print("  " + line)
     return residuals
+
+
+TOUR_BOUNDS = {"finite_difference_forces": 1e-6}  # every other residual: 1e-12 (round-off)
+
+
+def _next_steps() -> list[str]:
+    """What to do next, according to what is installed."""
+    import importlib.util
+
+    steps = []
+    if importlib.util.find_spec("jupyterlab") or importlib.util.find_spec("notebook"):
+        steps.append("Next: jupyter lab notebooks/   (the course outline is notebooks/README.md)")
+    else:
+        steps.append(
+            "Next: the notebooks in notebooks/ (pip install 'macetutor[notebooks]' for Jupyter; outline in notebooks/README.md)"
+        )
+    if importlib.util.find_spec("mace") is None:
+        steps.append(
+            "To compare with mace-torch: pip install torch==2.13.0 'macetutor[verify]' (then macetutor verify MODEL STRUCTURE)"
+        )
+    else:
+        steps.append("Check your own mace-torch model: macetutor verify MODEL.model STRUCTURE.xyz")
+    return steps
 
 
 class _Progress:
@@ -142,8 +183,9 @@ def _model_tour(rng) -> dict:
         avg_num_neighbors=2.0,
         atomic_energies=(-13.6, -2041.9),
     )
-    model = MACE.init(config, seed=0)
     _heading(5, "A MACE model (random weights, seed 0) and the neighbour graph")
+    with _Progress("building the model (its U tensors come from sympy on first use, then from the cache)"):
+        model = MACE.init(config, seed=0)
     print(
         f"  hidden irreps {config.hidden_irreps}, max_ell {config.max_ell}, correlation {config.correlation}, "
         f"r_max {config.r_max} Å, {sum(v.size for v in model.parameters.values())} weights"
@@ -207,19 +249,45 @@ def _model_tour(rng) -> dict:
 
     if importlib.util.find_spec("mace") is None:
         print(
-            "  mace-torch is not installed (the `verify` extra): skipped. 'macetutor verify MODEL STRUCTURE' does this"
-            " for your own model."
+            "  mace-torch is not installed: skipped (install the `verify` extra: torch==2.13.0, then macetutor[verify])."
         )
     else:
-        with _Progress("building a small mace-torch model and importing it"):
+        with _Progress("building a small mace-torch model and importing it"), _quiet():
             torch_model = _small_mace_torch_model()
+            from macetutor.interop import from_mace_torch
             from macetutor.interop.verify import compare
 
-            rows = compare(torch_model, WATER_POSITIONS, numbers)
-        for name, diff, relative in rows:
-            print(f"  {name:24s} max |diff| {diff:.2e}   relative {relative:.2e}")
-        residuals["mace_torch_agreement"] = max(relative for _, _, relative in rows)
+            rows = compare(torch_model, from_mace_torch(torch_model), WATER_POSITIONS, numbers)
+        for row in rows:
+            print(f"  {row.name:24s} max |diff| {row.difference:.2e}   relative {row.difference / row.scale:.2e}")
+        residuals["mace_torch_agreement"] = max(row.difference / row.scale for row in rows if row.scale > 0)
     return residuals
+
+
+class _quiet:
+    """Silence what optional dependencies print while they load (torch and e3nn warnings, mace's notices)."""
+
+    def __enter__(self):
+        import contextlib
+        import io
+        import warnings
+
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore")
+        self._stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+        self._stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        import logging
+
+        self._level = logging.root.level
+        logging.disable(logging.WARNING)
+        return self
+
+    def __exit__(self, *exc):
+        import logging
+
+        logging.disable(logging.NOTSET)
+        return self._stack.__exit__(*exc)
 
 
 def _small_mace_torch_model():
@@ -334,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(verify_main, args.model, args.structure, args.tolerance, args.index, args.head)
     if args.command == "tour":
         residuals = tour(seed=args.seed)
-        ok = all(value <= (1e-6 if name == "finite_difference_forces" else 1e-12) for name, value in residuals.items())
+        ok = all(value <= TOUR_BOUNDS.get(name, 1e-12) for name, value in residuals.items())
         return EXIT_OK if ok else EXIT_TOLERANCE
     if args.command == "convert":
         return _run(convert, args.model, args.out)

@@ -60,3 +60,40 @@ def test_model_file_and_short_nve_run(model, tmp_path):
     dyn.attach(lambda: energies.append(atoms.get_total_energy()), interval=1)
     dyn.run(300)
     assert np.ptp(energies) < 1e-3 * max(1.0, abs(np.mean(energies)) * 1e-3)
+
+
+def test_one_evaluation_serves_energy_forces_and_stress(model, monkeypatch):
+    """ASE's getter sequence (energy, forces, stress) costs one model evaluation, as with mace-torch's calculator."""
+    calls = []
+    evaluate = MACE.evaluate
+
+    def counting(self, *args, **kwargs):
+        calls.append(kwargs)
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(MACE, "evaluate", counting)
+    atoms = periodic_atoms()
+    atoms.calc = MACECalculator(model, backend="numpy")
+    atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress(), atoms.get_potential_energies()
+    assert len(calls) == 1 and calls[0]["forces"] and calls[0]["stress"]
+    atoms.positions[0, 0] += 0.01  # a change: one more evaluation
+    atoms.get_forces(), atoms.get_stress()
+    assert len(calls) == 2
+
+
+def test_a_mace_torch_model_file_is_accepted(tmp_path):
+    pytest.importorskip("mace", reason="needs the `verify` extra")
+    import sys
+
+    import torch
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from mace_torch_models import build, evaluate_torch
+
+    torch_model = build("A_default_like")
+    torch.save(torch_model, tmp_path / "MACE.model")
+    atoms = Atoms(numbers=[8, 1, 1], positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    atoms.calc = MACECalculator(str(tmp_path / "MACE.model"))
+    reference = evaluate_torch(torch_model, atoms.positions, atoms.numbers, None, False)
+    assert atoms.get_potential_energy() == pytest.approx(reference["energy"], rel=1e-12)
+    np.testing.assert_allclose(atoms.get_forces(), reference["forces"], rtol=1e-9, atol=1e-12)

@@ -196,11 +196,25 @@ def _config(model) -> MACEConfig:
         apply_cutoff=bool(getattr(embedding, "apply_cutoff", True)),
         pair_repulsion=hasattr(model, "pair_repulsion_fn"),
         edge_irreps=None if edge_irreps is None else str(edge_irreps).replace(" ", ""),
-        use_edge_irreps_first=bool(getattr(model, "use_edge_irreps_first", False)),
+        use_edge_irreps_first=_uses_edge_irreps_first(model, edge_irreps),
         use_agnostic_product=bool(getattr(model, "use_agnostic_product", False)),
         heads=heads,
         embedding_specs=_json(getattr(model, "embedding_specs", None)),
         gate_activation_constant=gate_constant,
+    )
+
+
+def _uses_edge_irreps_first(model, edge_irreps) -> bool:
+    """mace-torch's ``use_edge_irreps_first``; pickles older than the option lack the attribute: then read it off the
+    first layer, whose h~ has edge_irreps' scalar channels only when the option was on."""
+    stored = getattr(model, "use_edge_irreps_first", None)
+    if stored is not None or edge_irreps is None:
+        return bool(stored)
+    first = model.interactions[0].linear_up.irreps_out
+    return (
+        str(first).replace(" ", "")
+        == f"{edge_irreps.count((0, 1))}x0e"
+        != str(model.interactions[0].node_feats_irreps).replace(" ", "")
     )
 
 

@@ -137,7 +137,10 @@ def main(
     stored_dtype = str(next(torch_model.parameters()).dtype).replace("torch.", "")
     torch_model = torch_model.double()
     ours = from_mace_torch(torch_model)
-    head_name = ours.config.heads[ours.head_index(head)]  # an unknown or missing head name: ValueError
+    try:
+        head_name = ours.config.heads[ours.head_index(head)]
+    except ValueError as err:  # an unknown or missing head name: say how to give one
+        raise ValueError(f"{err} (pass --head NAME)") from err
     print(f"macetutor verify: {model_path} (mace-torch {mace.__version__}) on {structure_path}, {len(frames)} frame(s)")
     for line in model_summary(torch_model, ours, stored_dtype):
         print("  " + line)
