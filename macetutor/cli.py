@@ -42,7 +42,10 @@ def _fmt(array: np.ndarray, indent: str = "    ") -> str:
 
 
 def tour(seed: int = 0, l_max: int = 12) -> dict:
-    """Print the tour of the SO(3) toolkit; return the measured residuals (used by the tests)."""
+    """Print the tour of the SO(3) toolkit; return the measured residuals (used by the tests).
+
+    (Longer than most functions: it is the printed walk-through itself, a few lines under each numbered heading, in
+    the order the reader sees them.)"""
     rng = np.random.default_rng(seed)
     residuals = {}
     start = time.perf_counter()
@@ -164,7 +167,9 @@ class _Progress:
 
 
 def _model_tour(rng) -> dict:
-    """Steps 5-10 of the tour: the MACE model on the water molecule, every equation with its check."""
+    """Steps 5-10 of the tour: the MACE model on the water molecule, every equation with its check.
+
+    (Longer than most functions for the same reason as :func:`tour`: one printed step after another.)"""
     from macetutor.gradcheck import check_vjp
     from macetutor.irreps import wigner_D_irreps
     from macetutor.model import MACE, MACEConfig

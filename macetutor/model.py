@@ -289,39 +289,15 @@ class MACE:
         ``embedding_specs`` (MACE-OMOL); other models ignore them.
         """
         ops = get_backend(backend)
-        config = self.config
-        positions = np.asarray(positions, dtype=np.float64)
-        z = self.element_index(numbers)
-        if positions.ndim != 2 or positions.shape[1] != 3 or len(positions) != len(z):
-            raise ValueError(f"positions must have shape (n_atoms, 3) = ({len(z)}, 3), got {positions.shape}")
-        head = np.full(len(z), self.head_index(head))  # (n_atoms,)
-        numbers = np.asarray(config.elements)[z]  # (n_atoms,)
-        graph = build_graph(
-            positions, z, numbers, head, cell, pbc, config.max_ell, self.radial, ops, derivatives=forces or stress
-        )
-
-        h = node_embedding(z, self.weights.embedding)  # (n_atoms, K, 1): h^(0), eq. (9)
-        if config.embedding_specs:  # per-structure features (charge, spin), the same for every atom
-            values = {"total_charge": total_charge, "total_spin": total_spin, **(features or {})}
-            missing = sorted(set(config.embedding_specs) - set(values))
-            if missing:
-                raise ValueError(f"this model needs the per-structure features {missing} (pass features={{...}})")
-            h = (
-                h
-                + joint_embedding(values, config.embedding_specs, self.weights.joint, self.weights.joint_project)[
-                    :, None
-                ]
-            )
+        graph = self.graph(positions, numbers, cell, pbc, head, ops, derivatives=forces or stress)
+        h = self.initial_features(graph, {"total_charge": total_charge, "total_spin": total_spin, **(features or {})})
         layers, saved = [], []
         for w, s in zip(self.weights.layers, self.shapes, strict=True):
-            values, values_saved = interaction_layer(h, graph, w, s, config, ops)  # eqs. (8)-(13)
+            values, values_saved = interaction_layer(h, graph, w, s, self.config, ops)  # eqs. (8)-(13)
             layers.append(values)
             saved.append(values_saved)
             h = values.h
-        scale, shift = self._per_atom(config.scale, head), self._per_atom(config.shift, head)  # (n_atoms,) each
-        E0 = self.weights.E0[z] if self.weights.E0.ndim == 1 else self.weights.E0[head, z]  # (n_atoms,)
-        E_i, E_int = site_energies(E0, [v.node_energy for v in layers], self.pair_energies(graph)[0], scale, shift)
-
+        E_i, E_int = self.site_energies(graph, layers)  # (n_atoms,) each
         result = Evaluation(
             energy=float(np.sum(E_i)),
             interaction_energy=float(np.sum(E_int)),
@@ -331,11 +307,43 @@ class MACE:
             intermediates=layers,
         )
         if forces or stress:
-            grad_vectors = self.reverse_pass(np.ones(len(z)), layers, saved, graph, ops)  # (n_edges, 3): dE/dv_e
+            grad_vectors = self.reverse_pass(np.ones(graph.n_atoms), layers, saved, graph, ops)  # (n_edges, 3)
             F, virial, sigma = forces_virial_stress(grad_vectors, graph, cell, pbc)
             result.forces = F if forces else None
             result.virial, result.stress = (virial, sigma) if stress else (None, None)
         return result
+
+    def graph(self, positions, numbers, cell, pbc, head, backend, derivatives: bool) -> Graph:
+        """The checked input as a :class:`macetutor.graph.Graph`: element indices, the head of every atom, edges."""
+        positions = np.asarray(positions, dtype=np.float64)
+        z = self.element_index(numbers)
+        if positions.ndim != 2 or positions.shape[1] != 3 or len(positions) != len(z):
+            raise ValueError(f"positions must have shape (n_atoms, 3) = ({len(z)}, 3), got {positions.shape}")
+        head = np.full(len(z), self.head_index(head))  # (n_atoms,)
+        numbers = np.asarray(self.config.elements)[z]  # (n_atoms,)
+        return build_graph(
+            positions, z, numbers, head, cell, pbc, self.config.max_ell, self.radial, backend, derivatives
+        )
+
+    def initial_features(self, graph: Graph, features: dict) -> np.ndarray:
+        """h^(0) = W z_i / sqrt(n_elements) (eq. 9), plus the embedding of per-structure features (charge, spin) for
+        models with ``embedding_specs``. (n_atoms, K, 1)"""
+        h = node_embedding(graph.element_index, self.weights.embedding)  # (n_atoms, K, 1)
+        specs = self.config.embedding_specs
+        if not specs:
+            return h
+        missing = sorted(set(specs) - set(features))
+        if missing:
+            raise ValueError(f"this model needs the per-structure features {missing} (pass features={{...}})")
+        joint = joint_embedding(features, specs, self.weights.joint, self.weights.joint_project)  # (K,)
+        return h + joint[:, None]  # the same for every atom of the structure
+
+    def site_energies(self, graph: Graph, layers: list[LayerValues]) -> tuple[np.ndarray, np.ndarray]:
+        """E_i = E0_{z_i} + scale (V_i + sum_t E_i^(t)) + shift, with each atom's head's E0, scale and shift."""
+        z, head = graph.element_index, graph.head
+        scale, shift = self._per_atom(self.config.scale, head), self._per_atom(self.config.shift, head)  # (n_atoms,)
+        E0 = self.weights.E0[z] if self.weights.E0.ndim == 1 else self.weights.E0[head, z]  # (n_atoms,)
+        return site_energies(E0, [v.node_energy for v in layers], self.pair_energies(graph)[0], scale, shift)
 
     @staticmethod
     def _per_atom(value, head: np.ndarray) -> np.ndarray:

@@ -158,16 +158,20 @@ def main(
             head=head_name,
             info=atoms.info,
         )
-        bad = [row.name for row in rows if not row.ok(tolerance)]
-        failures += [(k, name) for name in bad]
-        print(f"\nframe {k}: {len(atoms)} atoms, {atoms.get_chemical_formula()}")
-        print(f"  {'block':24s} {'max |diff|':>12s} {'scale':>10s} {'diff/scale':>10s}  status")
-        for row in rows:
-            ratio = row.difference / row.scale if row.scale > 0 else 0.0
-            status = "ok" if row.ok(tolerance) else "EXCEEDS TOLERANCE"
-            print(f"  {row.name:24s} {row.difference:12.3e} {row.scale:10.2e} {ratio:10.2e}  {status}")
+        failures += [(k, row.name) for row in rows if not row.ok(tolerance)]
+        _print_frame(k, atoms, rows, tolerance)
     if failures:
         print(f"\n{len(failures)} block(s) exceed the tolerance: " + ", ".join(f"frame {k} {n}" for k, n in failures))
         return 1
-    print(f"\nall blocks of all {len(frames)} frame(s) agree within {tolerance:.0e}")
+    print(f"\nall blocks agree: {len(frames)} frame(s) within {tolerance:.0e}")
     return 0
+
+
+def _print_frame(k: int, atoms, rows: list[Row], tolerance: float) -> None:
+    """The table of one frame."""
+    print(f"\nframe {k}: {len(atoms)} atoms, {atoms.get_chemical_formula()}")
+    print(f"  {'block':24s} {'max |diff|':>12s} {'scale':>10s} {'diff/scale':>10s}  status")
+    for row in rows:
+        ratio = row.difference / row.scale if row.scale > 0 else 0.0
+        status = "ok" if row.ok(tolerance) else "EXCEEDS TOLERANCE"
+        print(f"  {row.name:24s} {row.difference:12.3e} {row.scale:10.2e} {ratio:10.2e}  {status}")
