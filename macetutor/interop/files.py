@@ -45,9 +45,10 @@ def describe(path) -> str:
         return "pickle"
     try:
         head.decode("utf-8")
-        return "text"
     except UnicodeDecodeError:
         return "binary"
+    printable = all(byte >= 32 or byte in b"\t\n\r" for byte in head)
+    return "text" if printable else "binary"
 
 
 def load_mace_torch_model(path):
