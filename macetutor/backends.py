@@ -39,6 +39,7 @@ class Backend:
     edge_tensor_product_sum_vjp: Callable
     product_basis_and_message: Callable
     product_basis_and_message_vjp: Callable
+    product_basis_and_message_weight_grads: Callable  # (training) dE/dW of the product weights
 
 
 NUMPY = Backend(
@@ -50,6 +51,7 @@ NUMPY = Backend(
     edge_tensor_product_sum_vjp=basis.edge_tensor_product_sum_vjp,
     product_basis_and_message=product.product_basis_and_message,
     product_basis_and_message_vjp=product.product_basis_and_message_vjp,
+    product_basis_and_message_weight_grads=product.product_basis_and_message_weight_grads,
 )
 
 
@@ -70,5 +72,6 @@ def get_backend(name: str) -> Backend:
             edge_tensor_product_sum_vjp=kernels.edge_tensor_product_sum_vjp,
             product_basis_and_message=kernels.product_basis_and_message,
             product_basis_and_message_vjp=kernels.product_basis_and_message_vjp,
+            product_basis_and_message_weight_grads=kernels.product_basis_and_message_weight_grads,
         )
     raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")

@@ -21,7 +21,14 @@ import numpy as np
 
 from macetutor.neighbors import neighbor_list
 
-__all__ = ["Graph", "build_graph", "edge_features_vjp"]
+__all__ = ["Graph", "build_graph", "edge_features_vjp", "segment_sum"]
+
+
+def segment_sum(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """out[k] = sum of values[e] over the e with index[e] == k, for k < n (the sum over neighbours; real or complex)."""
+    out = np.zeros((n,) + values.shape[1:], dtype=values.dtype)
+    np.add.at(out, index, values)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,8 +67,14 @@ def build_graph(
         backend: :class:`macetutor.backends.Backend`.
     """
     senders, receivers, shifts, unit_shifts = neighbor_list(
-        positions, radial.r_max, cell=cell, pbc=pbc, method=backend.neighbor_search
-    )
+        np.real(positions),
+        radial.r_max,
+        cell=None if cell is None else np.real(cell),
+        pbc=pbc,
+        method=backend.neighbor_search,
+    )  # the edges come from the real positions; complex ones (a complex-step perturbation) only move them
+    if np.iscomplexobj(positions) or np.iscomplexobj(cell):
+        shifts = unit_shifts @ np.asarray(cell) if cell is not None else shifts.astype(complex)
     vectors = positions[receivers] - positions[senders] + shifts  # (n_edges, 3): r_i - r_j, centre minus neighbour
     lengths = np.sqrt(np.sum(vectors * vectors, axis=1))  # (n_edges,)
     D = (l_max + 1) ** 2
@@ -69,9 +82,10 @@ def build_graph(
         Y, dY = backend.spherical_harmonics_with_gradient(list(range(l_max + 1)), vectors)  # (n_edges, D), (.., 3)
         b, db, f, df = backend.radial_features(radial, lengths, numbers[senders], numbers[receivers])
     else:
-        Y, dY = np.zeros((0, D)), np.zeros((0, D, 3))
-        b = db = np.zeros((0, radial.num_basis))
-        f = df = None if radial.apply_cutoff else np.zeros(0)
+        dtype = vectors.dtype
+        Y, dY = np.zeros((0, D), dtype), np.zeros((0, D, 3), dtype)
+        b = db = np.zeros((0, radial.num_basis), dtype)
+        f = df = None if radial.apply_cutoff else np.zeros(0, dtype)
     return Graph(
         element_index=element_index,
         numbers=numbers,

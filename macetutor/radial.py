@@ -177,19 +177,23 @@ def radial_mlp(x: np.ndarray, weights: list[np.ndarray], activation_constant: fl
     return x, pre
 
 
-def radial_mlp_vjp(grad_R: np.ndarray, pre: list, weights: list, activation_constant: float = SILU_NORMALIZE2MOM):
-    """Vector-Jacobian product of :func:`radial_mlp`: given dE/dR, return dE/dx (its input).
+def radial_mlp_vjp(grad_R, pre: list, weights: list, activation_constant: float = SILU_NORMALIZE2MOM, x=None):
+    """Vector-Jacobian product of :func:`radial_mlp`: given dE/dR, return (dE/dx, dE/dW_1..dE/dW_L or None).
 
-    Layer by layer in reverse: through z = x W / sqrt(h_in) the gradient is g W^T / sqrt(h_in); through
-    x = c silu(z) it is multiplied by c silu'(z).
+    Layer by layer in reverse: through z = x_in W / sqrt(h_in) the gradient is g W^T / sqrt(h_in) for the input and
+    x_in^T g / sqrt(h_in) for W; through x = c silu(z) it is multiplied by c silu'(z). The weight gradients need the
+    MLP's input ``x`` (its hidden activations are recomputed from the pre-activations); without it they are skipped.
     """
-    g = grad_R  # (n_edges, h_L)
+    inputs = None if x is None else [x] + [activation_constant * silu(z) for z in pre]  # the input of every layer
+    g, grad_weights = grad_R, [None] * len(weights)  # g: (n_edges, h_L)
     for k in range(len(weights) - 1, -1, -1):
         W = weights[k]
+        if inputs is not None:
+            grad_weights[k] = inputs[k].T @ g / np.sqrt(W.shape[0])  # (h_{k-1}, h_k)
         g = g @ W.T / np.sqrt(W.shape[0])  # (n_edges, h_{k-1})
         if k > 0:
             g = g * activation_constant * silu_derivative(pre[k - 1])
-    return g
+    return g, (None if inputs is None else tuple(grad_weights))
 
 
 @dataclass(frozen=True, eq=False)
