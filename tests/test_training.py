@@ -74,7 +74,9 @@ def test_loss_gradient_against_central_differences_end_to_end(weights, kind):
     random directions in parameter space: the error falls as h^2 down to round-off."""
     rng = np.random.default_rng(3)
     model = MACE.init(SMALL, seed=1)
-    structures = [molecule(rng, weight=0.7), molecule(rng, (8, 1, 1, 8), 1.5)] if kind == "molecules" else [crystal(rng)]
+    structures = (
+        [molecule(rng, weight=0.7), molecule(rng, (8, 1, 1, 8), 1.5)] if kind == "molecules" else [crystal(rng)]
+    )
     P = model.parameters
 
     def f(x):
@@ -210,9 +212,7 @@ def test_block_weight_gradients_against_central_differences():
     B = {1: rng.normal(size=(5, 3, 2, 3)), 2: rng.normal(size=(5, 3, 4, 3))}
     checks["message"] = check_vjp(
         lambda w: product.message(B, {1: w[:, :2], 2: w[:, 2:]}, z),
-        lambda w, g: np.concatenate(
-            [v for _, v in sorted(product.message_weight_grads(g, B, z, 2).items())], axis=1
-        ),
+        lambda w, g: np.concatenate([v for _, v in sorted(product.message_weight_grads(g, B, z, 2).items())], axis=1),
         rng.normal(size=(2, 6, 3)),
     )
     emb = rng.normal(size=(2, 3))
@@ -275,7 +275,8 @@ def test_stress_in_voigt_order_is_the_full_tensor():
 
 
 def test_read_structures_reads_mace_torch_keys(tmp_path):
-    ase = pytest.importorskip("ase")
+    pytest.importorskip("ase")
+    import ase
     import ase.io
 
     rng = np.random.default_rng(0)

@@ -92,7 +92,11 @@ def mace_torch_loss_and_gradient(model, structures, weights: Mapping) -> tuple[f
         )
         model.zero_grad()
         out = model(
-            batch.to_dict(), training=True, compute_force=True, compute_stress=needs_stress, compute_virials=needs_stress
+            batch.to_dict(),
+            training=True,
+            compute_force=True,
+            compute_stress=needs_stress,
+            compute_virials=needs_stress,
         )
         L = mace_torch_loss_function(weights)(ref=batch, pred=out)
         L.backward()
@@ -118,6 +122,8 @@ def gradient_as_macetutor(model, grads: Mapping, grad_E0=None) -> dict:
         E0.copy_(torch.zeros_like(E0) if grad_E0 is None else grad_E0)
     imported = from_mace_torch(holder)
     if any(".U." in name for name in imported.constants):
-        raise ValueError("this model stores U tensors that are not a signed permutation of macetutor's: the map of its "
-                         "product weights is not orthogonal, so gradients do not map like parameters")
+        raise ValueError(
+            "this model stores U tensors that are not a signed permutation of macetutor's: the map of its "
+            "product weights is not orthogonal, so gradients do not map like parameters"
+        )
     return {name: np.array(value) for name, value in imported.parameters.items()}
