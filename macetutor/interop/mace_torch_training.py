@@ -16,7 +16,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["to_atoms", "mace_torch_batch", "mace_torch_loss_and_gradient", "gradient_as_macetutor"]
+__all__ = [
+    "to_atoms",
+    "mace_torch_batch",
+    "mace_torch_loss_function",
+    "mace_torch_loss_and_gradient",
+    "gradient_as_macetutor",
+    "mace_torch_training_steps",
+]
 
 
 def to_atoms(structure):
@@ -127,3 +134,49 @@ def gradient_as_macetutor(model, grads: Mapping, grad_E0=None) -> dict:
             "product weights is not orthogonal, so gradients do not map like parameters"
         )
     return {name: np.array(value) for name, value in imported.parameters.items()}
+
+
+def mace_torch_training_steps(model, batches, options) -> tuple[list, dict, dict | None]:
+    """Optimiser steps of mace-torch's own training code on ``batches`` (lists of Structures), in order: its parameter
+    groups (``get_params_options``: weight decay on the interactions' linear weights and the products),
+    ``torch.optim.Adam(amsgrad=...)``, its loss module and ``mace.tools.train.take_step`` (loss, backward, gradient
+    clipping, step, EMA update). ``options`` is a :class:`macetutor.trainer.TrainingOptions`.
+    Returns (the loss of every step, the final parameters and the EMA's (or None), under macetutor's names)."""
+    import argparse
+
+    import torch
+    from mace.tools.scripts_utils import get_params_options
+    from mace.tools.train import take_step
+    from torch_ema import ExponentialMovingAverage
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = copy.deepcopy(model)
+        args = argparse.Namespace(
+            lr=options.lr,
+            weight_decay=options.weight_decay,
+            lr_params_factors="{}",
+            freeze=None,
+            amsgrad=options.amsgrad,
+            beta=options.beta1,
+        )
+        optimizer = torch.optim.Adam(eps=options.eps, **get_params_options(args, model))  # (betas (beta, 0.999))
+        ema = ExponentialMovingAverage(model.parameters(), decay=options.ema_decay) if options.ema else None
+        loss_fn = mace_torch_loss_function(options.loss_weights())
+        stress = bool(options.stress_weight or options.virials_weight)
+        output_args = {"forces": True, "virials": stress, "stress": stress}
+        losses = []
+        for structures in batches:
+            batch = mace_torch_batch(model, structures)
+            L, _ = take_step(model, loss_fn, batch, optimizer, ema, output_args, options.clip_grad, "cpu")
+            losses.append(float(L.detach()))
+        E0 = model.atomic_energies_fn.atomic_energies.detach().clone()
+        final = gradient_as_macetutor(model, dict(model.named_parameters()), E0)
+        averaged = None
+        if ema is not None:
+            with ema.average_parameters():
+                averaged = gradient_as_macetutor(model, dict(model.named_parameters()), E0)
+        return losses, final, averaged
+    finally:
+        torch.set_default_dtype(previous)
