@@ -400,7 +400,19 @@ def main(argv: list[str] | None = None) -> int:
     verify_parser.add_argument("--tolerance", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
     verify_parser.add_argument("--index", default=":", help="frames to compare, ASE's syntax (default ':', all)")
     verify_parser.add_argument("--head", default=None, help="the readout head of a multi-head model")
+    from macetutor import train_cli
+
+    train_parser = commands.add_parser(
+        "train",
+        help="train a MACE model with mace-torch's recipe and flag names (exact gradients, NumPy)",
+        description=train_cli.__doc__,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train_cli.add_arguments(train_parser)
     args = parser.parse_args(argv)
+    if args.command == "train":
+        return _run(train_cli.run, args)
     if args.command == "verify":
         from macetutor.interop.verify import main as verify_main
 

@@ -46,7 +46,7 @@ FILE_VERSION = 1
 class Evaluation:
     """What :meth:`MACE.evaluate` returns. Energies in eV; arrays in macetutor's layout (see ``macetutor.irreps``)."""
 
-    energy: float  # total energy E = sum_i E0_{z_i} + sum_i E_i^int
+    energy: float  # total energy E = sum_i E0_{z_i} + sum_i E_i^int (complex for complex positions)
     interaction_energy: float  # sum_i E_i^int
     node_energies: np.ndarray  # (n_atoms,): E0_{z_i} + E_i^int (as mace-torch's "node_energy")
     node_interaction_energies: np.ndarray  # (n_atoms,): E_i^int = scale sum_t E_i^(t) + shift
@@ -299,8 +299,8 @@ class MACE:
             h = values.h
         E_i, E_int = self.site_energies(graph, layers)  # (n_atoms,) each
         result = Evaluation(
-            energy=float(np.sum(E_i)),
-            interaction_energy=float(np.sum(E_int)),
+            energy=_scalar(np.sum(E_i)),
+            interaction_energy=_scalar(np.sum(E_int)),
             node_energies=E_i,
             node_interaction_energies=E_int,
             graph=graph,
@@ -426,6 +426,11 @@ class MACE:
             E0=grad_E0,
             layers=tuple(layer_grads),
         )
+
+
+def _scalar(value):
+    """A Python float, or a complex for complex positions (the complex step of macetutor.training)."""
+    return complex(value) if np.iscomplexobj(value) else float(value)
 
 
 def _read_only(value) -> np.ndarray:

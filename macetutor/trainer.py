@@ -49,6 +49,7 @@ __all__ = [
     "optimiser_step",
     "errors",
     "train",
+    "plot_learning_curve",
 ]
 
 
@@ -427,3 +428,33 @@ def _resume(path: Path, adam: Adam, ema, scheduler, model: MACE, options):
 
 def options_as_dict(options: TrainingOptions) -> dict:
     return asdict(options)
+
+
+def plot_learning_curve(log_csv, path) -> None:
+    """The learning curve of a run (its CSV log): training and validation loss, and the validation RMSEs, per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_csv) as f:
+        rows = list(csv.DictReader(f))
+    epoch = [int(r["epoch"]) for r in rows]
+
+    def column(name):
+        return [float(r[name]) if r.get(name) not in (None, "", "None") else np.nan for r in rows]
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.semilogy(epoch, column("train_loss"), label="training loss")
+    left.semilogy(epoch, column("valid_loss"), label="validation loss")
+    left.set_xlabel("epoch")
+    left.set_ylabel("loss")
+    left.legend()
+    right.semilogy(epoch, 1000 * np.array(column("valid_rmse_e_per_atom")), label="E (meV/atom)")
+    right.semilogy(epoch, 1000 * np.array(column("valid_rmse_f")), label="F (meV/Å)")
+    right.set_xlabel("epoch")
+    right.set_ylabel("validation RMSE")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
