@@ -17,7 +17,7 @@ With numba, B is never formed (``LayerValues.B`` is None): U and the weights are
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from macetutor import basis, product, radial, so3
@@ -75,3 +75,15 @@ def get_backend(name: str) -> Backend:
             product_basis_and_message_weight_grads=kernels.product_basis_and_message_weight_grads,
         )
     raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+
+
+@cache
+def complex_step_backend(name: str) -> Backend:
+    """The backend of the training's complex-step pass (macetutor.training): ``name``'s, except that the edge
+    harmonics and radial features are NumPy's (their numba kernels are written for real numbers; the hot loops, the
+    neighbour sums and the product basis, are generic in their number type and compile for complex arguments too)."""
+    return replace(
+        get_backend(name),
+        spherical_harmonics_with_gradient=NUMPY.spherical_harmonics_with_gradient,
+        radial_features=NUMPY.radial_features,
+    )

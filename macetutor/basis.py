@@ -120,6 +120,12 @@ def joint_embedding_weight_grads(grad_out: np.ndarray, features: dict, specs: di
     return grads, grad_project
 
 
+def channel_contraction(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """sum_{i,m} x_{i,u,m} g_{i,w,m} -> (K_x, K_g): "ium,iwm->uw", the weight gradient of every channel-mixing map
+    (input x, output cotangent g), as one BLAS matrix product."""
+    return np.tensordot(x, g, axes=([0, 2], [0, 2]))
+
+
 def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
     """Equivariant linear map, one weight matrix per irrep block: y_{w,m} = sum_u W[u, w] x_{u,m} / sqrt(K_in).
 
@@ -147,7 +153,7 @@ def linear_vjp(grad_y: np.ndarray, irreps: list, W: list) -> np.ndarray:
 def linear_weight_grads(grad_y: np.ndarray, x: np.ndarray, irreps: list, W: list) -> tuple:
     """dE/dW of :func:`linear`: dE/dW_b[u, w] = sum_{i,m} x_{i,u,m} dE/dy_{i,w,m} / sqrt(K_in), one per block."""
     return tuple(
-        np.einsum("ium,iwm->uw", x[:, :, s], grad_y[:, :, s]) / np.sqrt(W_b.shape[0])  # (K_in, K_out)
+        channel_contraction(x[:, :, s], grad_y[:, :, s]) / np.sqrt(W_b.shape[0])  # (K_in, K_out)
         for W_b, s in zip(W, offsets(irreps), strict=True)
     )
 
@@ -209,13 +215,13 @@ def self_connection_weight_grads(grad_y, x, irreps_in, irreps_out, element_index
     for (irrep, s_out), W_b in zip(shared, W, strict=True):
         x_b, g_b = x[:, :, slices_in[irrep]], grad_y[:, :, s_out]  # (n, K_in, 2l+1), (n, K_out, 2l+1)
         if W_b.ndim == 2:
-            grads.append(np.einsum("ium,iwm->uw", x_b, g_b) / np.sqrt(W_b.shape[0]))
+            grads.append(channel_contraction(x_b, g_b) / np.sqrt(W_b.shape[0]))
             continue
         grad = np.zeros(W_b.shape, dtype=np.result_type(x_b, g_b))  # (K_in, n_el, K_out)
         norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
         for z in np.unique(element_index):
             atoms = element_index == z
-            grad[:, z, :] = np.einsum("ium,iwm->uw", x_b[atoms], g_b[atoms]) / norm
+            grad[:, z, :] = channel_contraction(x_b[atoms], g_b[atoms]) / norm
         grads.append(grad)
     return tuple(grads)
 
@@ -417,7 +423,7 @@ def mix_paths_weight_grads(grad_A: np.ndarray, Phi: list, paths: list, irreps_A:
     """dE/dW of :func:`mix_paths`: dE/dW_path[u, w] = sum_{i,M} Phi_{i,u,path,M} dE/dA_{i,w,LM} / sqrt(K n_L)."""
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     return tuple(
-        np.einsum("ium,iwm->uw", Phi_k, grad_A[:, :, slices[path.irrep]])
+        channel_contraction(Phi_k, grad_A[:, :, slices[path.irrep]])
         / np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
         for path, Phi_k, W_k in zip(paths, Phi, W, strict=True)
     )

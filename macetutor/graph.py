@@ -21,7 +21,7 @@ import numpy as np
 
 from macetutor.neighbors import neighbor_list
 
-__all__ = ["Graph", "build_graph", "edge_features_vjp", "segment_sum"]
+__all__ = ["Graph", "build_graph", "edge_features_vjp", "segment_sum", "concatenate_graphs"]
 
 
 def segment_sum(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
@@ -120,3 +120,39 @@ def edge_features_vjp(grad_Y, grad_radial_basis, graph: Graph, grad_envelope=Non
     if grad_lengths is not None:
         grad_r = grad_r + grad_lengths
     return grad_r[:, None] * graph.vectors / graph.lengths[:, None] + np.einsum("eb,ebx->ex", grad_Y, graph.dY)
+
+
+def concatenate_graphs(graphs: list[Graph]) -> tuple[Graph, np.ndarray, np.ndarray]:
+    """Several structures as one disjoint graph (mace-torch's batch): atoms and edges side by side, the edges' atom
+    indices shifted by the atoms before them (receivers stay sorted). Returns (the graph, the structure of each atom
+    (n_atoms,), the structure of each edge (n_edges,))."""
+    offsets = np.cumsum([0] + [g.n_atoms for g in graphs])
+
+    def joined(name, shift=False):
+        parts = [getattr(g, name) for g in graphs]
+        if parts[0] is None:
+            return None
+        if shift:
+            parts = [p + offset for p, offset in zip(parts, offsets, strict=False)]
+        return np.concatenate(parts)
+
+    graph = Graph(
+        element_index=joined("element_index"),
+        numbers=joined("numbers"),
+        head=joined("head"),
+        senders=joined("senders", shift=True),
+        receivers=joined("receivers", shift=True),
+        shifts=joined("shifts"),
+        unit_shifts=joined("unit_shifts"),
+        vectors=joined("vectors"),
+        lengths=joined("lengths"),
+        Y=joined("Y"),
+        radial_basis=joined("radial_basis"),
+        envelope=joined("envelope"),
+        dY=joined("dY"),
+        radial_basis_dr=joined("radial_basis_dr"),
+        envelope_dr=joined("envelope_dr"),
+    )
+    atom_structure = np.repeat(np.arange(len(graphs)), [g.n_atoms for g in graphs])  # (n_atoms,)
+    edge_structure = np.repeat(np.arange(len(graphs)), [len(g.senders) for g in graphs])  # (n_edges,)
+    return graph, atom_structure, edge_structure

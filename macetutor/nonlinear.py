@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from macetutor.basis import linear, linear_vjp, linear_weight_grads
+from macetutor.basis import channel_contraction, linear, linear_vjp, linear_weight_grads
 from macetutor.graph import segment_sum
 from macetutor.irreps import offsets
 from macetutor.radial import sigmoid, silu, silu_derivative
@@ -236,7 +236,7 @@ def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, conf
         norm = np.sqrt(W_k.shape[0] * sum(1 for other in s.paths if other.irrep == path.irrep))
         grad_Phi.append(W_k @ (grad_blocks[b] / d) / norm)  # "uw,iwm->ium"
         if h is not None:
-            grad_W_paths.append(np.einsum("ium,iwm->uw", Phi_k, grad_blocks[b] / d) / norm)
+            grad_W_paths.append(channel_contraction(Phi_k, grad_blocks[b] / d) / norm)
     grad_h_tp, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
         grad_Phi, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s, w.C
     )
@@ -282,5 +282,5 @@ def _residual_vjp(grad_blocks: list, h_up: np.ndarray, s, W_res: tuple, with_wei
     for (irrep, g), W in zip(shared, W_res, strict=True):
         grad_h_up[:, :, slices[irrep]] += W @ g / np.sqrt(W.shape[0])  # "uw,iwm->ium"
         if with_weights:
-            grad_W.append(np.einsum("ium,iwm->uw", h_up[:, :, slices[irrep]], g) / np.sqrt(W.shape[0]))
+            grad_W.append(channel_contraction(h_up[:, :, slices[irrep]], g) / np.sqrt(W.shape[0]))
     return grad_h_up, (tuple(grad_W) if with_weights else None)

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from macetutor.backends import get_backend
+from macetutor.backends import complex_step_backend, get_backend
+from macetutor.graph import concatenate_graphs, segment_sum
 from macetutor.layer import interaction_layer
 
 __all__ = [
@@ -43,8 +44,10 @@ __all__ = [
     "LOSS_TERMS",
     "Prediction",
     "predict",
+    "predictions",
     "loss",
     "loss_and_gradient",
+    "batch_gradient",
 ]
 
 LOSS_TERMS = ("energy", "forces", "stress", "virials")
@@ -250,6 +253,68 @@ def _loss_terms(structures, predictions, lam: dict):
     return float(L), cotangents
 
 
+def _groups(model, structures) -> list[list[int]]:
+    """Structures evaluated together as one disjoint graph: all of them, or one by one for a model that embeds
+    per-structure features (charge, spin), whose initial features differ per structure."""
+    if model.config.embedding_specs:
+        return [[k] for k in range(len(structures))]
+    return [list(range(len(structures)))]
+
+
+def _features(s: Structure) -> dict:
+    args = _feature_arguments(s)
+    return {"total_charge": args["total_charge"], "total_spin": args["total_spin"], **args["features"]}
+
+
+def _forward(model, structures, positions, cells, ops, derivatives: bool):
+    """One forward pass over ``structures`` (a group of :func:`_groups`) as one disjoint graph, at ``positions`` and
+    ``cells`` (real, or complex for the complex step). Returns (graph, atom -> structure, edge -> structure, layers,
+    saved, E_i (n_atoms,))."""
+    graphs = [
+        model.graph(x, s.numbers, cell, s.pbc, s.head, ops, derivatives)
+        for s, x, cell in zip(structures, positions, cells, strict=True)
+    ]
+    graph, atom_structure, edge_structure = concatenate_graphs(graphs)
+    hidden = model.initial_features(graph, _features(structures[0]))  # (one structure per group when features matter)
+    layers, saved = [], []
+    for w, shapes in zip(model.weights.layers, model.shapes, strict=True):
+        values, values_saved = interaction_layer(hidden, graph, w, shapes, model.config, ops)  # eqs. (8)-(13)
+        layers.append(values)
+        saved.append(values_saved)
+        hidden = values.h
+    E_i, _ = model.site_energies(graph, layers)  # (n_atoms,)
+    return graph, atom_structure, edge_structure, layers, saved, E_i
+
+
+def predictions(model, structures, forces=True, stress=False, backend="numpy") -> list[Prediction]:
+    """:class:`Prediction` of every structure, evaluated as one disjoint graph (mace-torch's batch): energies, and
+    forces, virials and stress from one reverse pass (the edges' dE/dv, summed per atom and per structure)."""
+    ops = get_backend(backend)
+    out = [None] * len(structures)
+    for group in _groups(model, structures):
+        batch = [structures[k] for k in group]
+        graph, atom_s, edge_s, layers, saved, E_i = _forward(
+            model, batch, [s.positions for s in batch], [s.cell for s in batch], ops, forces or stress
+        )
+        E = segment_sum(E_i, atom_s, len(batch))  # (n_structures,)
+        F = virial = None
+        if forces or stress:
+            g = model.reverse_pass(np.ones(graph.n_atoms), layers, saved, graph, ops)  # (n_edges, 3): dE/dv_e
+            F = segment_sum(-g, graph.receivers, graph.n_atoms) + segment_sum(g, graph.senders, graph.n_atoms)
+            virial = -segment_sum(g[:, :, None] * graph.vectors[:, None, :], edge_s, len(batch))  # (S, 3, 3)
+            virial = 0.5 * (virial + np.swapaxes(virial, 1, 2))
+        bounds = np.cumsum([0] + [s.n_atoms for s in batch])
+        for b, (k, s) in enumerate(zip(group, batch, strict=True)):
+            volume = s.volume
+            out[k] = Prediction(
+                float(E[b]),
+                None if F is None else F[bounds[b] : bounds[b + 1]],
+                None if virial is None or volume is None else -virial[b] / volume,
+                None if virial is None else virial[b],
+            )
+    return out
+
+
 def loss(model, structures, weights: Mapping, backend="numpy") -> float:
     """mace-torch's weighted energy / forces / stress / virials loss of ``model`` on ``structures`` (module
     docstring); ``weights`` = {"energy": lambda_E, "forces": lambda_F, "stress": lambda_S, "virials": lambda_V}."""
@@ -257,43 +322,42 @@ def loss(model, structures, weights: Mapping, backend="numpy") -> float:
     lam = _check(model, structures, weights)
     needs_forces = lam["forces"] != 0.0
     needs_stress = lam["stress"] != 0.0 or lam["virials"] != 0.0
-    predictions = [predict(model, s, needs_forces, needs_stress, backend) for s in structures]
-    return _loss_terms(structures, predictions, lam)[0]
+    return _loss_terms(structures, predictions(model, structures, needs_forces, needs_stress, backend), lam)[0]
 
 
 def loss_and_gradient(model, structures, weights: Mapping, backend="numpy") -> tuple[float, dict]:
     """(L, dL/dtheta): the loss of :func:`loss` and its exact gradient with respect to every parameter, as a dict
     with the names and shapes of ``model.parameters``. First a real pass (E, F, stress: the loss and its cotangents),
-    then one complex-step pass per structure through the hand-written reverse pass (module docstring)."""
+    then one complex-step pass through the hand-written reverse pass (module docstring), both over the structures
+    as one disjoint graph."""
     structures = list(structures)
     lam = _check(model, structures, weights)
     needs_forces = lam["forces"] != 0.0
     needs_stress = lam["stress"] != 0.0 or lam["virials"] != 0.0
-    predictions = [predict(model, s, needs_forces, needs_stress, backend) for s in structures]
-    L, cotangents = _loss_terms(structures, predictions, lam)
+    L, cotangents = _loss_terms(structures, predictions(model, structures, needs_forces, needs_stress, backend), lam)
     gradient = {name: np.zeros_like(value) for name, value in model.parameters.items()}
-    for s, (c, g, eps) in zip(structures, cotangents, strict=True):
-        for name, value in structure_gradient(model, s, c, g, eps).items():
+    for group in _groups(model, structures):
+        for name, value in batch_gradient(
+            model, [structures[k] for k in group], [cotangents[k] for k in group], backend=backend
+        ).items():
             gradient[name] += value
     return L, gradient
 
 
-def structure_gradient(model, s: Structure, c: float, g: np.ndarray, eps: np.ndarray, h: float = COMPLEX_STEP):
-    """d/dtheta [c E_s + D_delta E_s] with delta = (-g + r eps, cell eps): one complex-step pass (module docstring).
+def batch_gradient(model, structures, cotangents, h: float = COMPLEX_STEP, backend="numpy") -> dict:
+    """sum_s d/dtheta [c_s E_s + D_delta_s E_s] with delta_s = (-g_s + r eps_s, cell eps_s), for cotangents
+    (c_s, g_s, eps_s): one complex-step pass over the structures as one disjoint graph (module docstring).
     Returns {name: gradient} for every parameter."""
-    ops = get_backend("numpy")  # (the numba kernels are real-only)
-    x = s.positions + 1j * h * (-g + s.positions @ eps)  # (n_atoms, 3)
-    cell = None if s.cell is None else s.cell + 1j * h * (s.cell @ eps)  # (3, 3): lattice vectors as rows
-    graph = model.graph(x, s.numbers, cell, s.pbc, s.head, ops, derivatives=False)
-    args = _feature_arguments(s)
-    features = {"total_charge": args["total_charge"], "total_spin": args["total_spin"], **args["features"]}
-    hidden = model.initial_features(graph, features)
-    layers, saved = [], []
-    for w, shapes in zip(model.weights.layers, model.shapes, strict=True):
-        values, values_saved = interaction_layer(hidden, graph, w, shapes, model.config, ops)
-        layers.append(values)
-        saved.append(values_saved)
-        hidden = values.h
-    cotangent = np.full(graph.n_atoms, 1.0 + 1j * h * c)  # (n_atoms,): dPsi/dE_i, the same for each atom of s
-    _, grads = model.reverse_pass(cotangent, layers, saved, graph, ops, weights=True, h0=features)
+    ops = complex_step_backend(backend)
+    positions = [
+        s.positions + 1j * h * (-g + s.positions @ eps) for s, (_, g, eps) in zip(structures, cotangents, strict=True)
+    ]
+    cells = [
+        None if s.cell is None else s.cell + 1j * h * (s.cell @ eps)
+        for s, (_, _, eps) in zip(structures, cotangents, strict=True)
+    ]
+    graph, atom_structure, _, layers, saved, _ = _forward(model, structures, positions, cells, ops, derivatives=False)
+    c = np.array([cotangent[0] for cotangent in cotangents])  # (n_structures,)
+    cotangent = 1.0 + 1j * h * c[atom_structure]  # (n_atoms,): dPsi/dE_i, c_s of the atom's structure
+    _, grads = model.reverse_pass(cotangent, layers, saved, graph, ops, weights=True, h0=_features(structures[0]))
     return {name: np.imag(value) / h for name, value in grads.named().items()}
