@@ -106,7 +106,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", nargs="*", default=["small", "default"], choices=list(MODELS))
     args = parser.parse_args()
-    print(f"{args.threads} thread(s); batch of 10 structures x 24 atoms, energy + forces loss; median of {args.repeats}")
+    print(
+        f"{args.threads} thread(s); batch of 10 structures x 24 atoms, energy + forces loss; median of {args.repeats}"
+    )
     print(
         f"{'model':8} {'mace-torch (s)':>15} {'macetutor (s)':>14} {'ratio':>6} {'peak MB torch':>14} "
         f"{'peak MB ours':>13} {'first step ours (s)':>20}"

@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--swa_virials_weight", type=float, default=10.0)
     a("--scaling", default="rms_forces_scaling", choices=["rms_forces_scaling", "no_scaling"])
     a("--seed", type=int, default=123)
-    a("--backend", default="numpy", choices=["numpy", "numba"], help="backend of the real evaluations (default numpy)")
+    a("--backend", default="numba", choices=["numpy", "numba"], help="numba (default) or the NumPy specification")
 
 
 def _read(path, args, what):

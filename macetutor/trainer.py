@@ -85,7 +85,7 @@ class TrainingOptions:
     swa_virials_weight: float = 10.0
     swa_lr: float = 1e-3
     seed: int = 123
-    backend: str = "numpy"
+    backend: str = "numba"  # the compiled kernels (tests hold them equal to the NumPy specification)
 
     def loss_weights(self, stage_two: bool = False) -> dict:
         if stage_two:
