@@ -104,34 +104,27 @@ def _hidden_irreps(args) -> str:
     return "+".join(f"{args.num_channels}x{l}{'e' if l % 2 == 0 else 'o'}" for l in range(args.max_L + 1))
 
 
-def run(args) -> int:
-    from macetutor import MACE, MACEConfig
-    from macetutor.trainer import (
-        TrainingOptions,
-        average_E0s,
-        average_num_neighbors,
-        errors,
-        plot_learning_curve,
-        rms_forces,
-        train,
-    )
-
+def _data(args) -> tuple[list, list, list]:
+    """The training, validation (a file, or --valid_fraction of the training set, seeded) and test structures."""
     train_set = _read(args.train_file, args, "training file")
-    rng = np.random.default_rng(args.seed)
     if args.valid_file:
         valid_set = _read(args.valid_file, args, "validation file")
     else:
-        order = rng.permutation(len(train_set))
+        order = np.random.default_rng(args.seed).permutation(len(train_set))
         n_valid = max(1, int(round(args.valid_fraction * len(train_set))))
         if n_valid >= len(train_set):
             raise ValueError(f"--valid_fraction {args.valid_fraction} leaves no training structure")
         valid_set = [train_set[k] for k in order[:n_valid]]
         train_set = [train_set[k] for k in order[n_valid:]]
     test_set = _read(args.test_file, args, "test file") if args.test_file else []
-    elements = tuple(sorted({int(z) for s in train_set for z in s.numbers}))
-    missing = sorted({int(z) for s in valid_set + test_set for z in s.numbers} - set(elements))
-    if missing:
-        raise ValueError(f"the validation or test set contains elements {missing} that the training set lacks")
+    return train_set, valid_set, test_set
+
+
+def _config(args, train_set, elements):
+    """mace-torch's ``--model MACE`` for this training set: E0s, avg_num_neighbors and scale from the data."""
+    from macetutor import MACEConfig
+    from macetutor.trainer import average_E0s, average_num_neighbors, rms_forces
+
     if args.E0s == "average":
         if any(s.energy is None for s in train_set):
             raise ValueError("--E0s average needs an energy label on every training structure")
@@ -142,8 +135,7 @@ def run(args) -> int:
         if absent:
             raise ValueError(f"--E0s lacks elements {absent}")
         E0 = np.array([float(given[z]) for z in elements])
-    scale = rms_forces(train_set) if args.scaling == "rms_forces_scaling" else 1.0
-    config = MACEConfig(
+    return MACEConfig(
         elements=elements,
         hidden_irreps=_hidden_irreps(args),
         max_ell=args.max_ell,
@@ -155,46 +147,60 @@ def run(args) -> int:
         mlp_width=int(args.MLP_irreps.split("x")[0]),
         avg_num_neighbors=average_num_neighbors(train_set, args.r_max),
         atomic_energies=tuple(E0),
-        scale=scale,
+        scale=rms_forces(train_set) if args.scaling == "rms_forces_scaling" else 1.0,
         shift=0.0,
     )
-    options = TrainingOptions(
-        energy_weight=args.energy_weight,
-        forces_weight=args.forces_weight,
-        stress_weight=args.stress_weight if args.loss == "stress" else 0.0,
-        virials_weight=args.virials_weight if args.loss == "virials" else 0.0,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        amsgrad=args.amsgrad,
-        beta1=args.beta,
-        batch_size=args.batch_size,
-        valid_batch_size=args.valid_batch_size,
-        max_num_epochs=args.max_num_epochs,
-        patience=args.patience,
-        eval_interval=args.eval_interval,
-        clip_grad=args.clip_grad,
-        ema=args.ema,
-        ema_decay=args.ema_decay,
-        lr_factor=args.lr_factor,
-        scheduler_patience=args.scheduler_patience,
-        swa=args.swa,
-        start_swa=args.start_swa,
-        swa_lr=args.swa_lr,
-        swa_energy_weight=args.swa_energy_weight,
-        swa_forces_weight=args.swa_forces_weight,
-        swa_stress_weight=args.swa_stress_weight,
-        swa_virials_weight=args.swa_virials_weight,
-        seed=args.seed,
-        backend=args.backend,
+
+
+def _options(args):
+    from macetutor.trainer import TrainingOptions
+
+    shared = {name: getattr(args, name) for name in TrainingOptions.__dataclass_fields__ if hasattr(args, name)}
+    shared |= {
+        "stress_weight": args.stress_weight if args.loss == "stress" else 0.0,
+        "virials_weight": args.virials_weight if args.loss == "virials" else 0.0,
+        "beta1": args.beta,
+    }
+    return TrainingOptions(**shared)
+
+
+def _error_table(best, sets: dict, backend) -> None:
+    """mace-torch's closing table: RMSE of energy per atom, forces and stress on each set, in meV."""
+    from macetutor.trainer import errors
+
+    def meV(x):
+        return "--" if x is None else f"{1000 * x:.2f}"
+
+    print("Error-table on TRAIN, VALID and TEST:")
+    print(
+        f"  {'set':<6} {'structures':>10} {'RMSE E / meV/atom':>18} {'RMSE F / meV/Å':>15} {'RMSE stress / meV/Å^3':>22}"
     )
-    directory = Path(args.model_dir)
+    for label, structures in sets.items():
+        if structures:
+            e = errors(best, structures, backend)
+            print(
+                f"  {label:<6} {e['n']:>10} {meV(e['rmse_e_per_atom']):>18} {meV(e['rmse_f']):>15} "
+                f"{meV(e['rmse_stress']):>22}"
+            )
+
+
+def run(args) -> int:
+    from macetutor import MACE
+    from macetutor.trainer import plot_learning_curve, train
+
+    train_set, valid_set, test_set = _data(args)
+    elements = tuple(sorted({int(z) for s in train_set for z in s.numbers}))
+    missing = sorted({int(z) for s in valid_set + test_set for z in s.numbers} - set(elements))
+    if missing:
+        raise ValueError(f"the validation or test set contains elements {missing} that the training set lacks")
+    config, options, directory = _config(args, train_set, elements), _options(args), Path(args.model_dir)
     print(
         f"macetutor train {args.name}: {len(train_set)} training, {len(valid_set)} validation, {len(test_set)} test "
         f"structures; elements {list(elements)}; {config.hidden_irreps}, correlation {args.correlation}, "
-        f"r_max {args.r_max}; avg_num_neighbors {config.avg_num_neighbors:.3f}, scale {scale:.4f}; E0 {np.round(E0, 4)}"
+        f"r_max {args.r_max}; avg_num_neighbors {config.avg_num_neighbors:.3f}, scale {config.scale:.4f}; "
+        f"E0 {np.round(config.atomic_energies, 4)}"
     )
-    model = MACE.init(config, seed=args.seed)
-    best = train(model, train_set, valid_set, options, directory, args.name)
+    best = train(MACE.init(config, seed=args.seed), train_set, valid_set, options, directory, args.name)
     figure = directory / f"{args.name}_learning_curve.png"
     plot_learning_curve(directory / f"{args.name}.log.csv", figure)
     print(f"best model: {directory / (args.name + '.npz')}; learning curve: {figure}")
@@ -205,21 +211,6 @@ def run(args) -> int:
         print(f"mace-torch export: {directory / (args.name + '.model')}")
     except ImportError:
         print("(no mace-torch export: install the `verify` extra for <name>.model)")
-    print("Error-table on TRAIN, VALID and TEST:")
-    print(
-        f"  {'set':<6} {'structures':>10} {'RMSE E / meV/atom':>18} {'RMSE F / meV/Å':>15} {'RMSE stress / meV/Å^3':>22}"
-    )
-    for label, structures in (("train", train_set), ("valid", valid_set), ("test", test_set)):
-        if not structures:
-            continue
-        e = errors(best, structures, args.backend)
-
-        def meV(x):
-            return "--" if x is None else f"{1000 * x:.2f}"
-
-        print(
-            f"  {label:<6} {e['n']:>10} {meV(e['rmse_e_per_atom']):>18} {meV(e['rmse_f']):>15} "
-            f"{meV(e['rmse_stress']):>22}"
-        )
+    _error_table(best, {"train": train_set, "valid": valid_set, "test": test_set}, args.backend)
     sys.stdout.flush()
     return 0

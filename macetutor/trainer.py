@@ -298,7 +298,8 @@ def train(
     """Train ``model`` with mace-torch's recipe (module docstring); returns the best model (lowest validation loss,
     EMA weights when ``options.ema``). Writes into ``directory``: ``{name}.npz`` (best model), ``{name}.checkpoint.npz``
     (everything needed to resume, rewritten every epoch), ``{name}.log.csv`` (one row per evaluated epoch). A run finds
-    its checkpoint and resumes from it."""
+    its checkpoint and resumes from it. (Longer than most functions: mace-torch's epoch loop -- scheduler, stage two,
+    training, validation, best model, patience, checkpoint -- kept in one place in its order.)"""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -335,26 +336,13 @@ def train(
             state.stage_two, state.lowest_loss, adam.lr = True, np.inf, options.swa_lr
         weights = options.loss_weights(stage_two)
         started = time.perf_counter()
-        order = rng.permutation(len(train_set))
-        batches = [order[k : k + options.batch_size] for k in range(0, len(order), options.batch_size)]
-        train_losses = []
-        for b, batch in enumerate(batches):
-            L, parameters = optimiser_step(
-                model, parameters, [train_set[k] for k in batch], weights, adam, ema, options
-            )
-            train_losses.append(L)
-            progress(f"\repoch {state.epoch:4d}  batch {b + 1}/{len(batches)}  loss {L:.4e}", end="")
+        parameters, train_losses = _train_epoch(
+            model, parameters, train_set, weights, adam, ema, options, rng, state, progress
+        )
         evaluated = MACE(model.config, ema.shadow if ema is not None else parameters, model.constants)
         if state.epoch % options.eval_interval == 0:
-            valid_loss = loss(evaluated, valid_set, weights, options.backend)
-            row = {
-                "epoch": state.epoch,
-                "lr": adam.lr,
-                "train_loss": float(np.mean(train_losses)),
-                "valid_loss": valid_loss,
-                **{f"valid_{k}": v for k, v in errors(evaluated, valid_set, options.backend).items() if k != "n"},
-                "seconds": time.perf_counter() - started,
-            }
+            row = _validate(evaluated, valid_set, weights, options, state.epoch, adam.lr, train_losses, started)
+            valid_loss = row["valid_loss"]
             state.history.append(row)
             _append_log(paths["log"], row)
             progress(
@@ -375,6 +363,30 @@ def train(
         state.epoch += 1
         _save_checkpoint(paths["checkpoint"], parameters, state, rng, adam, ema, scheduler)
     return best
+
+
+def _train_epoch(model, parameters, train_set, weights, adam, ema, options, rng, state, progress):
+    """One pass over the training set in a seeded random order, batch by batch: (the new parameters, batch losses)."""
+    order = rng.permutation(len(train_set))
+    batches = [order[k : k + options.batch_size] for k in range(0, len(order), options.batch_size)]
+    losses = []
+    for b, batch in enumerate(batches):
+        L, parameters = optimiser_step(model, parameters, [train_set[k] for k in batch], weights, adam, ema, options)
+        losses.append(L)
+        progress(f"\repoch {state.epoch:4d}  batch {b + 1}/{len(batches)}  loss {L:.4e}", end="")
+    return parameters, losses
+
+
+def _validate(model, valid_set, weights, options, epoch, lr, train_losses, started) -> dict:
+    """The log row of an evaluated epoch: losses and the validation RMSEs (of the EMA weights when kept)."""
+    return {
+        "epoch": epoch,
+        "lr": lr,
+        "train_loss": float(np.mean(train_losses)),
+        "valid_loss": loss(model, valid_set, weights, options.backend),
+        **{f"valid_{k}": v for k, v in errors(model, valid_set, options.backend).items() if k != "n"},
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _append_log(path: Path, row: dict) -> None:
