@@ -277,7 +277,7 @@ def _theme() -> tuple[str, dict]:
 def _outline(root: Path) -> str:
     """notebooks/README.md with its notebook names turned into links to the rendered pages."""
     text = (root / "notebooks" / "README.md").read_text(encoding="utf-8")
-    return re.sub(r"`(\d\d_\w+)\.md`", r"[`\1`](notebooks/\1)", text)
+    return re.sub(r"`(\d\d_\w+)\.md`", r"[`\1`](notebooks/\1.ipynb)", text)
 
 
 def _figures_page(root: Path) -> str:
