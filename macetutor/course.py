@@ -210,6 +210,7 @@ nb_execution_mode = "off"  # executed once by macetutor.course, before Sphinx
 nb_merge_streams = True
 exclude_patterns = ["_build"]
 html_copy_source = False
+duration_n_slowest = 0  # sphinx.ext.duration: list every page's reading time
 suppress_warnings = ["myst.header", "misc.highlighting_failure", "myst.xref_missing", "ref.python"]
 autodoc_member_order = "bysource"
 autodoc_default_options = {{"members": True, "undoc-members": False}}
@@ -363,8 +364,9 @@ def _stage(root: Path, staging: Path, executed: dict[str, object]) -> list[str]:
 
 
 def _read_durations(log: str) -> dict[str, float]:
-    """Per-page reading times from sphinx.ext.duration's table ('0.123 docname')."""
-    return {name: float(seconds) for seconds, name in re.findall(r"^\s*(\d+\.\d+)\s+(\S+)\s*$", log, re.MULTILINE)}
+    """Per-page reading times from sphinx.ext.duration's table (lines '0.123s docname')."""
+    table = log.split("slowest reading durations")[-1]
+    return {name: float(seconds) for seconds, name in re.findall(r"^\s*(\d+\.\d+)s?\s+(\S+)\s*$", table, re.MULTILINE)}
 
 
 def build_site(out, root=None, executed_dir=None, progress=print) -> SiteReport:

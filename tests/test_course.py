@@ -59,8 +59,8 @@ def test_exercises_command_writes_both_versions(tmp_path):
         assert sorted(p.stem for p in (tmp_path / kind).glob("*.ipynb")) == [p.stem for p in sources]
     student = nbformat.read(tmp_path / "student" / "01_spherical_harmonics.ipynb", as_version=4)
     instructor = nbformat.read(tmp_path / "instructor" / "01_spherical_harmonics.ipynb", as_version=4)
-    student_text = "".join(cell.source for cell in student.cells)
-    instructor_text = "".join(cell.source for cell in instructor.cells)
+    student_text = "".join(cell.source for cell in student.cells if cell.cell_type == "code")
+    instructor_text = "".join(cell.source for cell in instructor.cells if cell.cell_type == "code")
     assert "BEGIN SOLUTION" not in student_text and "answer = ..." in student_text
     assert "BEGIN SOLUTION" in instructor_text and "check_parity(answer)" in student_text
     assert "15 exercises" in done.stdout
@@ -94,7 +94,9 @@ def course_site(executed_notebooks, tmp_path_factory):
         executed_notebooks.get(source)
     out = tmp_path_factory.mktemp("course_site") / "site"
     report = course.build_site(out, ROOT, executed_notebooks.directory, progress=lambda line: None)
-    print(f"\ncourse site: {len(report.pages)} pages in {report.total_seconds:.1f} s (Sphinx {report.sphinx_seconds:.1f} s)")
+    print(
+        f"\ncourse site: {len(report.pages)} pages in {report.total_seconds:.1f} s (Sphinx {report.sphinx_seconds:.1f} s)"
+    )
     for page in report.pages:
         print(f"  {page:45s} read by Sphinx in {report.read_seconds.get(page, float('nan')):.2f} s")
     return report
@@ -174,7 +176,9 @@ wait();
 @pytest.mark.notebook
 def test_site_in_headless_chromium(course_site):
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        reason = f"headless Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver"
+        reason = (
+            f"headless Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver"
+        )
         if os.environ.get("CI"):
             pytest.fail(reason + " (CI must run the browser test: README's ci:browser-command installs them)")
         pytest.skip(reason)
@@ -195,7 +199,9 @@ def test_site_in_headless_chromium(course_site):
                 if errors:
                     problems.append(f"{page}: console errors {errors}")
                 if state["math"] and (state["typeset"] == 0 or state["errors"]):
-                    problems.append(f"{page}: {state['math']} equations, {state['typeset']} typeset, {state['errors']} errors")
+                    problems.append(
+                        f"{page}: {state['math']} equations, {state['typeset']} typeset, {state['errors']} errors"
+                    )
                 broken = [src for src, loaded in state["images"] if not loaded]
                 if broken:
                     problems.append(f"{page}: images not loaded {broken}")
