@@ -222,7 +222,13 @@ html_theme = {theme!r}
 html_title = "macetutor course"
 html_theme_options = {theme_options!r}
 html_show_sourcelink = False
+html_favicon = "_static/favicon.svg"  # declared, so that browsers do not ask for a missing /favicon.ico
 '''
+
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f4e79"/>'
+    '<text x="16" y="23" font-size="20" text-anchor="middle" fill="#fff" font-family="sans-serif">M</text></svg>'
+)
 
 API_MODULES = (
     ("so3", "real spherical harmonics, Wigner D"),
@@ -345,6 +351,7 @@ def _stage(root: Path, staging: Path, executed: dict[str, object]) -> list[str]:
         encoding="utf-8",
     )
     shutil.copytree(_mathjax_dir(), staging / "_static" / "mathjax")
+    (staging / "_static" / "favicon.svg").write_text(FAVICON_SVG, encoding="utf-8")
     shutil.copytree(root / "figures", staging / "figures", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (staging / "docs").mkdir()
     for page in DOC_PAGES:
@@ -359,7 +366,12 @@ def _stage(root: Path, staging: Path, executed: dict[str, object]) -> list[str]:
     (staging / "outline.md").write_text(_outline(root), encoding="utf-8")
     (staging / "figures.md").write_text(_figures_page(root), encoding="utf-8")
     (staging / "api.md").write_text(_api_page(), encoding="utf-8")
-    pages = ["index", "outline", *(f"notebooks/{name}" for name in executed)]
+    return site_pages(list(executed))
+
+
+def site_pages(notebooks: list[str]) -> list[str]:
+    """The pages of the site (paths without ``.html``), in the order of its table of contents."""
+    pages = ["index", "outline", *(f"notebooks/{name}" for name in notebooks)]
     return pages + [f"docs/{page[:-3]}" for page in DOC_PAGES] + ["figures", "api"]
 
 
