@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,19 +204,16 @@ sys.path.insert(0, {package_root!r})
 project = "macetutor course"
 author = "macetutor"
 copyright = "macetutor contributors (MIT)"
-extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax", "sphinx.ext.duration"]
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx.ext.duration"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"  # executed once by macetutor.course, before Sphinx
 nb_merge_streams = True
 exclude_patterns = ["_build"]
-html_copy_source = False
 duration_n_slowest = 0  # sphinx.ext.duration: list every page's reading time
 suppress_warnings = ["myst.header", "misc.highlighting_failure", "myst.xref_missing", "ref.python"]
 autodoc_member_order = "bysource"
 autodoc_default_options = {{"members": True, "undoc-members": False}}
-napoleon_google_docstring = True
-napoleon_numpy_docstring = False
 mathjax_path = "mathjax/tex-mml-chtml.js"  # served from the build: no network
 html_static_path = ["_static"]
 html_theme = {theme!r}
@@ -223,7 +221,47 @@ html_title = "macetutor course"
 html_theme_options = {theme_options!r}
 html_show_sourcelink = False
 html_favicon = "_static/favicon.svg"  # declared, so that browsers do not ask for a missing /favicon.ico
+html_css_files = ["course.css"]
+
+
+def _docstring_as_written(app, what, name, obj, options, lines):
+    """macetutor's docstrings are plain text (aligned ASCII equations, |x| norms, "Parameters:" lists): show them as
+    written, in a preformatted block, and render only their ``.. math::`` blocks as equations."""
+    out, text, i = [], [], 0
+
+    def flush():
+        while text and not text[-1].strip():
+            text.pop()
+        while text and not text[0].strip():
+            text.pop(0)
+        if text:
+            out.extend(["", ".. code-block:: text", ""] + ["    " + line for line in text] + [""])
+        text.clear()
+
+    while i < len(lines):
+        if lines[i].strip().startswith(".. math::"):
+            flush()
+            indent = len(lines[i]) - len(lines[i].lstrip())
+            out.extend(["", ".. math::"])
+            i += 1
+            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+                out.append(lines[i][indent:])
+                i += 1
+            out.append("")
+            continue
+        text.append(lines[i])
+        i += 1
+    flush()
+    lines[:] = out
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _docstring_as_written)
 '''
+
+COURSE_CSS = """/* docstrings are shown as written (preformatted): wrap their long lines instead of scrolling */
+div.highlight-text pre { white-space: pre-wrap; }
+"""
 
 FAVICON_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f4e79"/>'
@@ -339,11 +377,8 @@ api
 
 
 def _stage(root: Path, staging: Path, executed: dict[str, object]) -> list[str]:
-    """Write the Sphinx source tree; return the page names."""
+    """Write the Sphinx source tree into ``staging``; return the page names."""
     nbformat = _require("nbformat")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.parent.mkdir(parents=True, exist_ok=True)
     (staging / "notebooks").mkdir(parents=True)
     theme, options = _theme()
     (staging / "conf.py").write_text(
@@ -352,6 +387,7 @@ def _stage(root: Path, staging: Path, executed: dict[str, object]) -> list[str]:
     )
     shutil.copytree(_mathjax_dir(), staging / "_static" / "mathjax")
     (staging / "_static" / "favicon.svg").write_text(FAVICON_SVG, encoding="utf-8")
+    (staging / "_static" / "course.css").write_text(COURSE_CSS, encoding="utf-8")
     shutil.copytree(root / "figures", staging / "figures", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (staging / "docs").mkdir()
     for page in DOC_PAGES:
@@ -409,23 +445,39 @@ def build_site(out, root=None, executed_dir=None, progress=print) -> SiteReport:
         progress(f"  {source.stem}: executed in {report.execution_seconds[source.stem]:.1f} s")
     report.feedback = {name: exercise_feedback(notebook) for name, notebook in executed.items()}
 
-    staging = out / "_course_source"  # the Sphinx sources, executed notebooks included (kept for reference)
-    report.pages = _stage(root, staging, executed)
-    tick = time.perf_counter()
-    progress("  rendering the site with Sphinx ...")
-    done = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-d", str(staging / ".doctrees"), str(staging), str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    report.sphinx_seconds = time.perf_counter() - tick
-    report.warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
-    if done.returncode != 0 or not (out / "index.html").is_file():
-        log = out / "sphinx.log"
-        log.write_text(done.stdout + done.stderr, encoding="utf-8")
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise CourseBuildError(f"Sphinx failed ({last}); the whole log is in {log}")
+    with tempfile.TemporaryDirectory(prefix="macetutor-course-") as tmp:
+        staging = Path(tmp) / "source"
+        report.pages = _stage(root, staging, executed)
+        tick = time.perf_counter()
+        progress("  rendering the site with Sphinx ...")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sphinx",
+                "-b",
+                "html",
+                "-E",
+                "-d",
+                str(Path(tmp) / "doctrees"),
+                str(staging),
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        report.sphinx_seconds = time.perf_counter() - tick
+        report.warnings = [line for line in done.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
+        if done.returncode != 0 or not (out / "index.html").is_file():
+            out.mkdir(parents=True, exist_ok=True)
+            log = out / "sphinx.log"
+            log.write_text(done.stdout + done.stderr, encoding="utf-8")
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise CourseBuildError(f"Sphinx failed ({last}); the whole log is in {log}")
+        (out / "_executed").mkdir(exist_ok=True)  # reusable by --executed
+        for name in executed:
+            shutil.copy(staging / "notebooks" / f"{name}.ipynb", out / "_executed" / f"{name}.ipynb")
     report.read_seconds = _read_durations(done.stdout)
     report.total_seconds = time.perf_counter() - start
     return report
