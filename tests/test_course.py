@@ -136,6 +136,7 @@ def test_site_has_every_page_offline(course_site):
         text = html.read_text(encoding="utf-8")
         for remote in ('src="http', "src='http", 'href="http://fonts', 'href="https://fonts', "cdn.jsdelivr"):
             assert remote not in text, f"{html.relative_to(out)} loads {remote}... from the network"
+        assert 'class="problematic"' not in text, f"{html.relative_to(out)} shows a reStructuredText error"
     notebook_page = (out / "notebooks" / "01_spherical_harmonics.html").read_text(encoding="utf-8")
     assert "<img" in notebook_page and "correct" in notebook_page, "outputs and figures of the executed notebook"
     api = (out / "api.html").read_text(encoding="utf-8")
