@@ -145,7 +145,9 @@ def _next_steps() -> list[str]:
             "Next: the notebooks in notebooks/ (pip install 'macetutor[notebooks]' for Jupyter; outline in notebooks/README.md)"
         )
     if importlib.util.find_spec("sphinx") and importlib.util.find_spec("myst_nb"):
-        steps.append("Or the course site: macetutor course build --out course-site   (then open course-site/index.html)")
+        steps.append(
+            "Or the course site: macetutor course build --out course-site   (then open course-site/index.html)"
+        )
     if importlib.util.find_spec("mace") is None:
         steps.append(
             "To compare with mace-torch: pip install torch==2.13.0 'macetutor[verify]' (then macetutor verify MODEL STRUCTURE)"
