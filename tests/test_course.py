@@ -79,6 +79,30 @@ def test_course_errors_are_one_line_with_exit_codes(tmp_path):
     assert _cli("course").returncode == 2  # argparse: a course command is required
 
 
+def test_missing_course_dependency_is_exit_code_5(monkeypatch, tmp_path, capsys):
+    from macetutor import cli, course
+
+    def missing(module, package=None):
+        raise course.CourseDependencyError(f"the course needs {package or module} (the `course` extra)")
+
+    monkeypatch.setattr(course, "_require", missing)
+    assert cli.main(["course", "exercises", "--out", str(tmp_path)]) == cli.EXIT_DEPENDENCY
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_is_exit_code_6(tmp_path):
+    pytest.importorskip("nbclient", reason="executing notebooks needs nbclient (the `course` extra)")
+    pytest.importorskip("sphinx", reason="the course site needs Sphinx (the `course` extra)")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    header = "---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+    (tmp_path / "notebooks" / "01_broken.md").write_text(header + "# Broken\n\n```{code-cell}\n1 / 0\n```\n")
+    done = _cli("course", "build", "--out", str(tmp_path / "site"), "--root", str(tmp_path))
+    assert done.returncode == 6, done.stderr
+    assert "01_broken.md failed" in done.stderr and "ZeroDivisionError" in done.stderr
+
+
 # --------------------------------------------------------------------------------------------
 # the site
 # --------------------------------------------------------------------------------------------
