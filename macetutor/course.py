@@ -219,6 +219,7 @@ html_static_path = ["_static"]
 html_theme = {theme!r}
 html_title = "macetutor course"
 html_theme_options = {theme_options!r}
+html_context = {{"default_mode": "light"}}  # the pydata theme logs a console error on a first visit without it
 html_show_sourcelink = False
 html_favicon = "_static/favicon.svg"  # declared, so that browsers do not ask for a missing /favicon.ico
 html_css_files = ["course.css"]
@@ -257,6 +258,7 @@ def _docstring_as_written(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("autodoc-process-docstring", _docstring_as_written)
+    app.set_html_assets_policy("always")  # MathJax on every page: the navigation's titles hold equations too
 '''
 
 COURSE_CSS = """/* docstrings are shown as written (preformatted): wrap their long lines instead of scrolling */

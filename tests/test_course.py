@@ -201,7 +201,9 @@ def _browser(user_data_dir: str):
 
 WAIT_FOR_MATHJAX = """
 const done = arguments[arguments.length - 1];
-const finish = () => done({
+const started = Date.now();
+const finish = (mathjax) => done({
+  mathjax: mathjax,
   math: document.querySelectorAll('.math').length,
   typeset: document.querySelectorAll('mjx-container').length,
   errors: document.querySelectorAll('mjx-merror').length,
@@ -209,8 +211,12 @@ const finish = () => done({
 });
 const wait = () => {
   if (document.readyState !== 'complete') { setTimeout(wait, 50); return; }
-  if (!document.querySelector('.math')) { finish(); return; }
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { MathJax.startup.promise.then(finish); return; }
+  if (!document.querySelector('.math')) { finish(true); return; }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(() => finish(true));
+    return;
+  }
+  if (Date.now() - started > 10000) { finish(false); return; }  // equations, but no MathJax on the page
   setTimeout(wait, 50);
 };
 wait();
@@ -243,7 +249,9 @@ def test_site_in_headless_chromium(course_site):
                 errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
                 if errors:
                     problems.append(f"{page}: console errors {errors}")
-                if state["math"] and (state["typeset"] == 0 or state["errors"]):
+                if not state["mathjax"]:
+                    problems.append(f"{page}: {state['math']} equations but MathJax never loaded")
+                elif state["math"] and (state["typeset"] < state["math"] or state["errors"]):
                     problems.append(
                         f"{page}: {state['math']} equations, {state['typeset']} typeset, {state['errors']} errors"
                     )
