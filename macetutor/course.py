@@ -354,7 +354,7 @@ def _index_page(notebooks: list[str]) -> str:
     return f"""# macetutor course
 
 MACE (Batatia et al., NeurIPS 2022, arXiv:2206.07697) as readable, exact NumPy: eleven notebooks, one equation each,
-with their outputs and figures, the exercises with their checks (solutions behind "Show code cell source"), the
+with their outputs and figures, the exercises with their checks (solutions behind "Show the solution"), the
 conventions, how to read the code, and the API reference.
 
 ```{{toctree}}
@@ -399,6 +399,10 @@ def _stage(root: Path, staging: Path, executed: dict[str, object]) -> list[str]:
         for cell in notebook.cells:
             if is_exercise(cell):  # the solution behind a "show" button; its check's verdict stays visible
                 cell.metadata["tags"] = [*cell.metadata.get("tags", []), "hide-input"]
+                cell.metadata["mystnb"] = {
+                    "code_prompt_show": "Show the solution",
+                    "code_prompt_hide": "Hide the solution",
+                }
         nbformat.write(notebook, staging / "notebooks" / f"{name}.ipynb")
     (staging / "index.md").write_text(_index_page(list(executed)), encoding="utf-8")
     (staging / "outline.md").write_text(_outline(root), encoding="utf-8")
