@@ -398,7 +398,8 @@ def _stage(root: Path, staging: Path, executed: dict[str, object]) -> list[str]:
         notebook = copy.deepcopy(notebook)
         for cell in notebook.cells:
             if is_exercise(cell):  # the solution behind a "show" button; its check's verdict stays visible
-                cell.metadata["tags"] = [*cell.metadata.get("tags", []), "hide-input"]
+                tags = cell.metadata.get("tags", [])
+                cell.metadata["tags"] = tags if "hide-input" in tags else [*tags, "hide-input"]
                 cell.metadata["mystnb"] = {
                     "code_prompt_show": "Show the solution",
                     "code_prompt_hide": "Hide the solution",
