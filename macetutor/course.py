@@ -161,7 +161,11 @@ def execute_notebook(source: Path, timeout: int = CELL_TIMEOUT):
     notebook = instructor_version(read_notebook(source), source.name)
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     client = nbclient.NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(source.parent)}}
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(source.parent)}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no kernel start-up notices in the build's output
     )
     try:
         client.execute()
