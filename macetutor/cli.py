@@ -467,6 +467,16 @@ def main(argv: list[str] | None = None) -> int:
     verify_parser.add_argument("--tolerance", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
     verify_parser.add_argument("--index", default=":", help="frames to compare, ASE's syntax (default ':', all)")
     verify_parser.add_argument("--head", default=None, help="the readout head of a multi-head model")
+    from macetutor import train_cli
+
+    train_parser = commands.add_parser(
+        "train",
+        help="train a MACE model with mace-torch's recipe and flag names (exact gradients, NumPy)",
+        description=train_cli.__doc__,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train_cli.add_arguments(train_parser)
     course_parser = commands.add_parser(
         "course",
         help="build the course site, or write the exercises (needs the `course` extra)",
@@ -489,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
         "--executed", default=None, help="reuse the notebooks executed before into this directory (NN_name.ipynb)"
     )
     args = parser.parse_args(argv)
+    if args.command == "train":
+        return _run(train_cli.run, args)
     if args.command == "course":
         return _run_course(args.course_command, args.out, args.root, getattr(args, "executed", None))
     if args.command == "verify":

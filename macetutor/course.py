@@ -33,7 +33,7 @@ SOLUTION_BEGIN = "# BEGIN SOLUTION"
 SOLUTION_END = "# END SOLUTION"
 STUDENT_PLACEHOLDER = "answer = ...  # your answer: replace ... (see the exercise above)"
 CELL_TIMEOUT = 600  # seconds per cell
-DOC_PAGES = ("architecture.md", "conventions.md", "models.md")  # from docs/, in the order of the site
+DOC_PAGES = ("architecture.md", "conventions.md", "models.md", "training.md")  # from docs/, in the order of the site
 
 
 class CourseSourceError(ValueError):
@@ -357,7 +357,7 @@ def _index_page(notebooks: list[str]) -> str:
     toc_notebooks = "\n".join(f"notebooks/{name}" for name in notebooks)
     return f"""# macetutor course
 
-MACE (Batatia et al., NeurIPS 2022, arXiv:2206.07697) as readable, exact NumPy: eleven notebooks, one equation each,
+MACE (Batatia et al., NeurIPS 2022, arXiv:2206.07697) as readable, exact NumPy: {len(notebooks)} notebooks, one equation each,
 with their outputs and figures, the exercises with their checks (solutions behind "Show the solution"), the
 conventions, how to read the code, and the API reference.
 
@@ -376,6 +376,7 @@ outline
 docs/architecture
 docs/conventions
 docs/models
+docs/training
 figures
 api
 ```

@@ -28,7 +28,7 @@ import numpy as np
 from macetutor.basis import linear, linear_vjp, self_connection, self_connection_vjp
 from macetutor.radial import silu, silu_derivative
 
-__all__ = ["update", "update_vjp", "readout", "readout_vjp", "site_energies"]
+__all__ = ["update", "update_vjp", "readout", "readout_vjp", "readout_weight_grads", "site_energies"]
 
 
 def update(m: np.ndarray, h: np.ndarray, element_index: np.ndarray, w, s) -> tuple[np.ndarray, np.ndarray | None]:
@@ -90,6 +90,20 @@ def readout_vjp(grad_E: np.ndarray, y, W: tuple, c: float, head: np.ndarray, sha
     grad_h = np.zeros(shape, dtype=np.result_type(grad_E, W[0]))  # (n, K, dim)
     grad_h[:, :, 0] = grad_y @ W[0].T / np.sqrt(W[0].shape[0])  # (n, K)
     return grad_h
+
+
+def readout_weight_grads(grad_E: np.ndarray, h: np.ndarray, y, W: tuple, c: float, head: np.ndarray) -> tuple:
+    """dE/dW of :func:`readout`: linear: x^T G / sqrt(K) with G the (n, H) cotangent placed in each atom's head column;
+    MLP: x^T dE/dy / sqrt(K) and (c silu(y) mask)^T G / sqrt(H w)."""
+    x, n = h[:, :, 0], len(grad_E)  # (n, K)
+    G = np.zeros((n, W[-1].shape[1]), dtype=np.result_type(grad_E, h))  # (n, H)
+    G[np.arange(n), head] = grad_E
+    if len(W) == 1:
+        return (x.T @ G / np.sqrt(W[0].shape[0]),)
+    mask = _head_mask(head, W[1].shape)  # (n, H w)
+    grad_W2 = (c * silu(y) * mask).T @ G / np.sqrt(W[1].shape[0])  # (H w, H)
+    grad_y = (G @ W[1].T / np.sqrt(W[1].shape[0])) * mask * c * silu_derivative(y)  # (n, H w)
+    return (x.T @ grad_y / np.sqrt(W[0].shape[0]), grad_W2)
 
 
 def site_energies(
