@@ -25,6 +25,7 @@ Checks by notebook (``CHECKS`` maps each notebook to its checks):
 09  ``check_porting_permutation``
 10  ``check_verlet_order``
 11  ``check_gate``, ``check_agnesi_limit``
+12  ``check_complex_step``
 ==  ==========================================================================================
 """
 
@@ -637,6 +638,35 @@ def check_agnesi_limit(answer) -> Feedback:
 
 
 # --------------------------------------------------------------------------------------------
+# 12 training
+# --------------------------------------------------------------------------------------------
+
+COMPLEX_STEP_X = 0.7
+
+
+def check_complex_step(answer) -> Feedback:
+    """Exercise 12: f'(0.7) for f(x) = exp(x) sin(3x) / (1 + x^2), to round-off (relative 1e-13)."""
+    if (feedback := _unanswered(answer)) is not None:
+        return feedback
+    value, problem = _as_number(answer, "f'(0.7)")
+    if problem:
+        return _verdict(problem)
+    import sympy
+
+    x = sympy.Symbol("x")
+    f = sympy.exp(x) * sympy.sin(3 * x) / (1 + x**2)
+    expected = float(sympy.diff(f, x).subs(x, sympy.Rational(7, 10)).evalf(30))
+    error = abs(value - expected) / abs(expected)
+    if error <= 1e-13:
+        return _verdict(None)
+    if error <= 1e-4:
+        return _verdict(
+            f"close, but only to a relative {error:.0e}: a finite difference? The complex step has no subtraction"
+        )
+    return _verdict("that is not f'(0.7): check f, the point and the step (the imaginary part over h)")
+
+
+# --------------------------------------------------------------------------------------------
 # the index
 # --------------------------------------------------------------------------------------------
 
@@ -652,4 +682,5 @@ CHECKS = {
     "09": (check_porting_permutation,),
     "10": (check_verlet_order,),
     "11": (check_gate, check_agnesi_limit),
+    "12": (check_complex_step,),
 }

@@ -56,6 +56,15 @@ WRONG_ANSWERS = {
     "check_verlet_order": [1, 4, 2.5],
     "check_gate": [_gate_by_x_component, _gate_ignoring_scalars, 3.0],
     "check_agnesi_limit": [[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]],
+    "check_complex_step": [
+        (
+            np.exp(0.7 + 1e-5) * np.sin(3 * (0.7 + 1e-5)) / (1 + (0.7 + 1e-5) ** 2)
+            - np.exp(0.7 - 1e-5) * np.sin(3 * (0.7 - 1e-5)) / (1 + (0.7 - 1e-5) ** 2)
+        )
+        / 2e-5,
+        0.0,
+        "f'",
+    ],
 }
 
 
