@@ -289,6 +289,8 @@ API_MODULES = (
     ("model", "the MACE model"),
     ("forces", "forces, virial and stress"),
     ("gradcheck", "checking derivatives"),
+    ("training", "the loss and its exact gradient"),
+    ("trainer", "mace-torch's training recipe"),
     ("exercises", "the exercises' checks"),
     ("course", "the course tools"),
 )
