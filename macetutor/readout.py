@@ -7,8 +7,9 @@ r"""The update (MACE paper eq. 12), the readouts (eq. 13) and the energy, each w
 
 .. math::
 
-    E_i^{(t)} = \sum_k W_k\, h^{(t+1)}_{i,k00} \quad (t < T-1,\ \text{linear}), \qquad
-    E_i^{(T-1)} = \mathrm{MLP}\big(h^{(T)}_{i,:,00}\big) \quad \text{(eq. 13; one hidden SiLU layer)}
+    E_i^{(t)} = \sum_k W_k\, h^{(t+1)}_{i,k00} \quad (t < T-1,\ \text{linear}) \qquad \text{(eq. 13)}
+
+    E_i^{(T-1)} = \mathrm{MLP}\big(h^{(T)}_{i,:,00}\big) \quad \text{(the last layer: one hidden SiLU layer)}
 
 .. math::
 
