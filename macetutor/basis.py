@@ -25,12 +25,13 @@ import numpy as np
 from macetutor.config import LayerShapes
 from macetutor.graph import segment_sum
 from macetutor.irreps import dim, offsets
-from macetutor.radial import radial_mlp, radial_mlp_vjp, silu, silu_derivative
+from macetutor.radial import matmul, radial_mlp, radial_mlp_vjp, silu, silu_derivative
 
 __all__ = [
     "node_embedding",
     "joint_embedding",
     "joint_embedding_weight_grads",
+    "mix_channels",
     "linear",
     "linear_vjp",
     "self_connection",
@@ -123,6 +124,15 @@ def joint_embedding_weight_grads(grad_out: np.ndarray, features: dict, specs: di
     return grads, grad_project
 
 
+def mix_channels(W: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """y_{i,w,m} = sum_u W[u, w] x_{i,u,m}: "uw,ium->iwm", the channel mixing of every linear map, as one matrix
+    product (rows (i, m), columns u; a complex x of the training's complex step as two real products).
+    x: (n, K_in, d), W: (K_in, K_out) -> (n, K_out, d)."""
+    n, K, d = x.shape
+    rows = np.moveaxis(x, 1, 2).reshape(n * d, K)  # (n d, K_in)
+    return np.ascontiguousarray(np.moveaxis(matmul(rows, W).reshape(n, d, W.shape[1]), 2, 1))  # (n, K_out, d)
+
+
 def channel_contraction(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     """sum_{i,m} x_{i,u,m} g_{i,w,m} -> (K_x, K_g): "ium,iwm->uw", the weight gradient of every channel-mixing map
     (input x, output cotangent g), as one BLAS matrix product."""
@@ -138,7 +148,7 @@ def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
         (n, K_out, sum(2l+1))
     """
     blocks = [
-        W_b.T @ x[:, :, s] / np.sqrt(W_b.shape[0])  # (n, K_out, 2l+1): "uw,ium->iwm" as a batched matrix product
+        mix_channels(W_b, x[:, :, s]) / np.sqrt(W_b.shape[0])  # (n, K_out, 2l+1): "uw,ium->iwm"
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, K_out, sum(2l+1))
@@ -147,7 +157,7 @@ def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
 def linear_vjp(grad_y: np.ndarray, irreps: list, W: list) -> np.ndarray:
     """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(K_in) (the transposed map)."""
     blocks = [
-        W_b @ grad_y[:, :, s] / np.sqrt(W_b.shape[0])  # (n, K_in, 2l+1): "uw,iwm->ium"
+        mix_channels(W_b.T, grad_y[:, :, s]) / np.sqrt(W_b.shape[0])  # (n, K_in, 2l+1): "uw,iwm->ium"
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, K_in, sum(2l+1))
@@ -184,7 +194,7 @@ def self_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_in
         for z in np.unique(element_index):  # one linear map per element, W[:, z, :], on that element's atoms
             atoms = element_index == z
             x_z = x[atoms][:, :, slices_in[irrep]]  # (n_z, K_in, 2l+1)
-            y[atoms, :, s_out] = W_b[:, z, :].T @ x_z / norm  # "uw,ium->iwm"
+            y[atoms, :, s_out] = mix_channels(W_b[:, z, :], x_z) / norm  # "uw,ium->iwm"
     return y
 
 
@@ -203,7 +213,7 @@ def self_connection_vjp(grad_y, irreps_in, irreps_out, element_index, W) -> np.n
         for z in np.unique(element_index):
             atoms = element_index == z
             g_z = grad_y[atoms][:, :, s_out]  # (n_z, K_out, 2l+1)
-            grad_x[atoms, :, slices_in[irrep]] += W_b[:, z, :] @ g_z / norm  # "uw,iwm->ium"
+            grad_x[atoms, :, slices_in[irrep]] += mix_channels(W_b[:, z, :].T, g_z) / norm  # "uw,iwm->ium"
     return grad_x
 
 
@@ -328,7 +338,7 @@ def mix_paths(Phi: list[np.ndarray], paths: list, irreps_A: list, W: list[np.nda
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     for path, Phi_k, W_k in zip(paths, Phi, W, strict=True):
         norm = np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
-        A[:, :, slices[path.irrep]] += W_k.T @ Phi_k / norm  # "uw,ium->iwm"
+        A[:, :, slices[path.irrep]] += mix_channels(W_k, Phi_k) / norm  # "uw,ium->iwm"
     return A
 
 
@@ -336,8 +346,7 @@ def mix_paths_vjp(grad_A: np.ndarray, paths: list, irreps_A: list, W: list[np.nd
     """VJP of :func:`mix_paths`: dE/dPhi_{i,u,path,M} = sum_w W_path[u, w] dE/dA_{i,w,LM} / sqrt(K n_L)."""
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     return [
-        W_k
-        @ grad_A[:, :, slices[path.irrep]]  # "uw,iwm->ium"
+        mix_channels(W_k.T, grad_A[:, :, slices[path.irrep]])  # "uw,iwm->ium"
         / np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
         for path, W_k in zip(paths, W, strict=True)
     ]

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from macetutor.basis import channel_contraction, linear, linear_vjp, linear_weight_grads
+from macetutor.basis import channel_contraction, linear, linear_vjp, linear_weight_grads, mix_channels
 from macetutor.graph import segment_sum
 from macetutor.irreps import offsets
 from macetutor.radial import sigmoid, silu, silu_derivative
@@ -149,7 +149,7 @@ def _mix(Phi: list, paths: list, irreps_gate: list, W: tuple) -> list:
     for irrep in irreps_gate:
         into = [(Phi_k, W_k) for path, Phi_k, W_k in zip(paths, Phi, W, strict=True) if path.irrep == irrep]
         norm = np.sqrt(sum(W_k.shape[0] for _, W_k in into))
-        blocks.append(sum(W_k.T @ Phi_k for Phi_k, W_k in into) / norm)  # (n, mul_b, 2l+1)
+        blocks.append(sum(mix_channels(W_k, Phi_k) for Phi_k, W_k in into) / norm)  # (n, mul_b, 2l+1)
     return blocks
 
 
@@ -158,7 +158,7 @@ def _residual_blocks(h_up: np.ndarray, irreps_edge: list, irreps_gate: list, W_r
     slices = dict(zip(irreps_edge, offsets(irreps_edge), strict=True))
     shared = [irrep for irrep in irreps_gate if irrep in slices]
     out = {
-        irrep: W.T @ h_up[:, :, slices[irrep]] / np.sqrt(W.shape[0])  # "uw,ium->iwm"
+        irrep: mix_channels(W, h_up[:, :, slices[irrep]]) / np.sqrt(W.shape[0])  # "uw,ium->iwm"
         for irrep, W in zip(shared, W_res, strict=True)
     }
     return [out.get(irrep) for irrep in irreps_gate]
@@ -234,7 +234,7 @@ def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, conf
     for path, W_k, Phi_k in zip(s.paths, w.W_paths, values.Phi, strict=True):
         b = list(s.irreps_A).index(path.irrep)
         norm = np.sqrt(W_k.shape[0] * sum(1 for other in s.paths if other.irrep == path.irrep))
-        grad_Phi.append(W_k @ (grad_blocks[b] / d) / norm)  # "uw,iwm->ium"
+        grad_Phi.append(mix_channels(W_k.T, grad_blocks[b] / d) / norm)  # "uw,iwm->ium"
         if h is not None:
             grad_W_paths.append(channel_contraction(Phi_k, grad_blocks[b] / d) / norm)
     grad_h_tp, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
@@ -280,7 +280,7 @@ def _residual_vjp(grad_blocks: list, h_up: np.ndarray, s, W_res: tuple, with_wei
     shared = [(irrep, g) for irrep, g in zip(s.irreps_A, grad_blocks, strict=True) if irrep in slices]
     grad_W = []
     for (irrep, g), W in zip(shared, W_res, strict=True):
-        grad_h_up[:, :, slices[irrep]] += W @ g / np.sqrt(W.shape[0])  # "uw,iwm->ium"
+        grad_h_up[:, :, slices[irrep]] += mix_channels(W.T, g) / np.sqrt(W.shape[0])  # "uw,iwm->ium"
         if with_weights:
             grad_W.append(channel_contraction(h_up[:, :, slices[irrep]], g) / np.sqrt(W.shape[0]))
     return grad_h_up, (tuple(grad_W) if with_weights else None)
