@@ -1,6 +1,9 @@
-"""The atomic basis A (MACE paper eqs. 8 and 9) and the equivariant linear maps around it.
+r"""The atomic basis A (MACE paper eqs. 8 and 9) and the equivariant linear maps around it.
 
-    A_{i,k l3 m3} = sum_{l1 m1, l2 m2} C^{l3 m3}_{l1 m1, l2 m2} sum_{j in N(i)} R_{k,l1 l2 l3}(r_ij) Y_{l2 m2}(r_ij_hat) h~_{j,k l1 m1}
+.. math::
+
+    A_{i,k l_3 m_3} = \sum_{l_1 m_1, l_2 m_2} C^{l_3 m_3}_{l_1 m_1, l_2 m_2} \sum_{j \in \mathcal N(i)}
+    R_{k, l_1 l_2 l_3}(r_{ij})\, Y_{l_2 m_2}(\hat{\boldsymbol r}_{ij})\, \tilde h_{j, k l_1 m_1}
 
 (eq. 8; h~_j = W h_j, and in the first layer h_j is the embedding W z_j of the neighbour's element, eq. 9),
 followed, as in mace-torch, by a channel-mixing linear map of each output irrep and a division by the

@@ -1,12 +1,18 @@
-"""The product basis B (MACE paper eq. 10) and the message m (eq. 11).
+r"""The product basis B (MACE paper eq. 10) and the message m (eq. 11).
 
 Index legend (docs/conventions.md): i atom, k channel, a b c d the flattened (l, m) index of the first to fourth
 factor A, q the coupling path (the paper's eta), M the m-index of the output irrep (L, p), z an element, xi the
 factor being differentiated and zeta the others.
 
-    B^{(nu)}_{i,k,q,LM} = sum_{a_1..a_nu} U^{(nu)}[M, a_1, ..., a_nu, q] A_{i,k,a_1} ... A_{i,k,a_nu}        (eq. 10)
+.. math::
 
-    m_{i,k,LM} = sum_{nu=1}^{nu_max} sum_q W^{(nu)}_{z_i, q, k} B^{(nu)}_{i,k,q,LM}                          (eq. 11)
+    B^{(\nu)}_{i,k,q,LM} = \sum_{a_1 \dots a_\nu} U^{(\nu)}[M, a_1, \dots, a_\nu, q]\,
+    A_{i,k,a_1} \cdots A_{i,k,a_\nu} \qquad \text{(eq. 10)}
+
+.. math::
+
+    m_{i,k,LM} = \sum_{\nu=1}^{\nu_{\max}} \sum_q W^{(\nu)}_{z_i, q, k}\, B^{(\nu)}_{i,k,q,LM}
+    \qquad \text{(eq. 11)}
 
 The products are taken channel by channel (the same k in every factor): MACE's "tensor-decomposed"
 weights, which keep the cost linear in the number of channels. mace-torch folds U and W together

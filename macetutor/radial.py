@@ -1,14 +1,20 @@
-"""The radial part of MACE: Bessel basis, polynomial cutoff envelope, and the radial MLP giving R(r_ij).
+r"""The radial part of MACE: Bessel basis, polynomial cutoff envelope, and the radial MLP giving R(r_ij).
 
 MACE paper (Batatia et al. 2022, arXiv:2206.07697), eq. (8): the learnable radial functions
 R^{(t)}_{k l1 l2 l3}(r_ij) are an MLP applied to a radial basis of the edge length. As in
 mace-torch (and NequIP, Batzner et al. 2022), the basis is
 
-    b_n(r) = sqrt(2 / r_max) * sin(n pi r / r_max) / r,          n = 1..N_bessel,
+.. math::
+
+    b_n(r) = \sqrt{\frac{2}{r_{\max}}}\, \frac{\sin(n \pi r / r_{\max})}{r},
+    \qquad n = 1, \dots, N_\text{bessel},
 
 multiplied by the smooth polynomial envelope of DimeNet (Gasteiger et al. 2020, eq. 8), with u = r/r_max:
 
-    f_p(u) = 1 - (p+1)(p+2)/2 u^p + p(p+2) u^(p+1) - p(p+1)/2 u^(p+2)   for u < 1, and 0 beyond,
+.. math::
+
+    f_p(u) = 1 - \frac{(p+1)(p+2)}{2} u^p + p(p+2)\, u^{p+1} - \frac{p(p+1)}{2} u^{p+2}
+    \quad (u < 1), \qquad f_p(u) = 0 \quad (u \ge 1),
 
 which goes to zero at r_max with its first and second derivatives. The MLP is e3nn's
 ``FullyConnectedNet``: no biases, weights normalised by the fan-in, and the activation SiLU rescaled

@@ -1,11 +1,20 @@
-"""The update (MACE paper eq. 12), the readouts (eq. 13) and the energy, each with its vector-Jacobian product.
+r"""The update (MACE paper eq. 12), the readouts (eq. 13) and the energy, each with its vector-Jacobian product.
 
-    h^{(t+1)}_{i,kLM} = sum_k' W_{kL,k'} m_{i,k'LM} + sum_k' W_{z_i kL,k'} h^{(t)}_{i,k'LM}          (eq. 12)
+.. math::
 
-    E_i^{(t)} = sum_k W_k h^{(t+1)}_{i,k00}                       for t < T-1 (linear readout)    (eq. 13)
-    E_i^{(T-1)} = MLP(h^{(T)}_{i,:,00})                           for the last layer (one hidden SiLU layer)
+    h^{(t+1)}_{i,kLM} = \sum_{k'} W_{kL,k'}\, m_{i,k'LM} + \sum_{k'} W_{z_i kL,k'}\, h^{(t)}_{i,k'LM}
+    \qquad \text{(eq. 12)}
 
-    E = sum_i E0_{z_i} + sum_i E_i^int,   E_i^int = scale (V_i + sum_t E_i^{(t)}) + shift          (site energies)
+.. math::
+
+    E_i^{(t)} = \sum_k W_k\, h^{(t+1)}_{i,k00} \quad (t < T-1,\ \text{linear}) \qquad \text{(eq. 13)}
+
+    E_i^{(T-1)} = \mathrm{MLP}\big(h^{(T)}_{i,:,00}\big) \quad \text{(the last layer: one hidden SiLU layer)}
+
+.. math::
+
+    E = \sum_i E^0_{z_i} + \sum_i E_i^\text{int}, \qquad
+    E_i^\text{int} = \text{scale}\,\Big(V_i + \sum_t E_i^{(t)}\Big) + \text{shift}
 
 The self-connection W_z h^(t) of eq. (12) is present in residual layers only (mace-torch's default first layer
 is not residual). scale and shift are mace-torch's ScaleShiftMACE (1 and 0 for a plain MACE), V_i the optional ZBL
