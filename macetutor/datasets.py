@@ -281,7 +281,11 @@ def _versions() -> dict:
         tblite_version = version("tblite")
     except PackageNotFoundError:  # pragma: no cover (tblite imported, so it is installed)
         tblite_version = "unknown"
-    return {"tblite_version": tblite_version, "ase_version": ase.__version__, "macetutor_version": macetutor.__version__}
+    return {
+        "tblite_version": tblite_version,
+        "ase_version": ase.__version__,
+        "macetutor_version": macetutor.__version__,
+    }
 
 
 def _single_point(atoms, where: str) -> tuple[float, np.ndarray, np.ndarray | None]:
@@ -369,13 +373,14 @@ def _trajectory_frames(start, recipe_: Recipe, trajectory: Trajectory, seed: int
     from ase import units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+    from ase.md.velocitydistribution import Stationary, ZeroRotation
 
     rng = np.random.default_rng([seed, trajectory.stream])
     atoms = start.copy()
     atoms.calc = _calculator()
     atoms.set_constraint(FixCom())
-    MaxwellBoltzmannDistribution(atoms, temperature_K=trajectory.temperature_K, rng=rng)
+    masses = atoms.get_masses()[:, None]  # Maxwell-Boltzmann momenta: each component normal, variance m k T
+    atoms.set_momenta(np.sqrt(masses * units.kB * trajectory.temperature_K) * rng.standard_normal((len(atoms), 3)))
     Stationary(atoms)
     if not atoms.pbc.any():
         ZeroRotation(atoms)
@@ -570,7 +575,8 @@ def _generate(spec: Recipe, size: str, seed: int, paths: dict, log) -> dict:
 
     for trajectory in spec.trajectories:
         t0 = time.perf_counter()
-        save(trajectory.split, _trajectory_frames(start, spec, trajectory, seed, provenance, log), time.perf_counter() - t0)
+        frames = _trajectory_frames(start, spec, trajectory, seed, provenance, log)
+        save(trajectory.split, frames, time.perf_counter() - t0)
     if spec.scan is not None:
         t0 = time.perf_counter()
         save("dihedral_scan", _dihedral_scan(start, spec.scan, provenance, log), time.perf_counter() - t0)
