@@ -381,7 +381,7 @@ def dataset_make(name: str, out: str, size: str, seed: int) -> int:
     from macetutor import datasets
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by tblite's OpenMP runtime when it loads
-    written = datasets.make(name, out, size=size, seed=seed)
+    written = datasets.make(name, out, size=size, seed=seed, log=lambda line: print(line, flush=True))
     for split, path in written.items():
         print(f"wrote {path} ({split})")
     return EXIT_OK

@@ -346,7 +346,9 @@ def _start_structure(name: str):
 
 
 def _relaxed_start(name: str):
-    """The starting structure relaxed with GFN2-xTB (positions; and, for the periodic cell, the cubic lattice)."""
+    """The starting structure relaxed with GFN2-xTB (positions; and, for the periodic cell, the cubic lattice).
+
+    Molecules are displaced by 0.05 Å (normal, fixed seed) first, so that the relaxation can leave a symmetric saddle."""
     atoms = _start_structure(name)
     atoms.calc = _calculator()
     if atoms.pbc.any():
@@ -358,7 +360,11 @@ def _relaxed_start(name: str):
         except (RuntimeError, ValueError) as err:
             raise CalculationError(f"{METHOD} single point failed (cell relaxation of {name}): {err}") from err
     else:
-        _relax(atoms, fmax=0.005, where=f"relaxation of the starting structure of {name}")
+        # A symmetric structure relaxes to a symmetric stationary point, which can be a saddle: 3BPA's RDKit geometry
+        # (a mirror plane, the amine perpendicular to the ring) does, 0.49 eV above the minimum (planar amine,
+        # N-H...O hydrogen bond). A small displacement (fixed seed, independent of --seed) breaks the symmetry.
+        atoms.positions += np.random.default_rng(0).normal(0.0, 0.05, atoms.positions.shape)
+        _relax(atoms, fmax=0.005, steps=2000, where=f"relaxation of the starting structure of {name}")
     return atoms
 
 
@@ -563,6 +569,7 @@ def _generate(spec: Recipe, size: str, seed: int, paths: dict, log) -> dict:
     log(f"{spec.name} ({size}, seed {seed}): {spec.description}")
     log(f"  relaxing the starting structure with {METHOD} (tblite {provenance['tblite_version']})")
     start = _relaxed_start(spec.name)
+    provenance["relaxed_start_energy"] = float(start.get_potential_energy())  # every frame lies above it
     if start.pbc.any():
         provenance["relaxed_lattice_A"] = round(float(start.cell[0, 0]), 6)
     written = {}

@@ -15,7 +15,7 @@ from macetutor import cli, datasets
 pytest.importorskip("ase", reason="the data sets are read with ASE (the `verify` or `data` extra)")
 
 NAMES = ("ethanol-xtb", "3bpa-xtb", "silicon-xtb")
-PROVENANCE = ("dataset", "size", "method", "tblite_version", "ase_version", "seed", "command")
+PROVENANCE = ("dataset", "size", "method", "tblite_version", "ase_version", "seed", "command", "relaxed_start_energy")
 
 
 def _xtb():
@@ -78,6 +78,14 @@ def test_every_frame_carries_its_provenance(name):
                 assert info["temperature_K"] == temperatures[split]
                 assert info["timestep_fs"] == recipe.timestep_fs and info["interval_steps"] == recipe.interval_steps
                 assert info["equilibration_steps"] == recipe.equilibration_steps
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_frame_lies_below_the_relaxed_starting_structure(name):
+    """The minimum the dynamics and scans start from is the lowest point (a start that was a saddle would fail)."""
+    for split in datasets.splits(name)[:-1]:
+        for atoms in datasets.load(name, split):
+            assert atoms.info["REF_energy"] > atoms.info["relaxed_start_energy"] - 1e-4, split
 
 
 def test_hotter_test_sets_are_further_from_the_minimum():
