@@ -137,7 +137,7 @@ _FRAMES = {
     "silicon-xtb": {
         "tiny": {"train": 2, "test": 1},
         "small": {"train": 40, "test": 20},
-        "full": {"train": 300, "test": 100},
+        "full": {"train": 200, "test": 100},
     },
 }
 

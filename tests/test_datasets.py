@@ -112,20 +112,24 @@ def test_atomic_energies_are_the_isolated_atoms():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_labels_agree_with_a_fresh_single_point(name):
-    """Reproducibility: the first frame of every split, recomputed with tblite now, gives the stored labels."""
+    """Reproducibility: the first frame of every split, recomputed with tblite now, gives the stored labels.
+
+    To the convergence of the self-consistent field: during the dynamics tblite starts each SCF from the previous
+    step's solution, a fresh single point from scratch, and the forces differ by up to ~1e-4 eV/Å."""
     for split in datasets.splits(name):
         atoms = datasets.load(name, split)[0]
         multiplicity = atoms.info.get("multiplicity")
         atoms.calc = _xtb() if multiplicity is None else datasets._calculator(multiplicity)
         assert abs(atoms.get_potential_energy() - atoms.info["REF_energy"]) < 1e-5, split
-        assert np.max(np.abs(atoms.get_forces() - atoms.arrays["REF_forces"])) < 1e-5, split
+        assert np.max(np.abs(atoms.get_forces() - atoms.arrays["REF_forces"])) < 2e-4, split
         if atoms.pbc.all():
             assert np.max(np.abs(atoms.get_stress(voigt=False) - atoms.info["REF_stress"])) < 1e-7, split
 
 
 @pytest.mark.slow
 def test_forces_are_minus_the_energy_gradient():
-    """Central differences of GFN2-xTB energies (h = 1e-3 Å, error ~h^2) against the stored forces of an ethanol frame."""
+    """Central differences of GFN2-xTB energies (error ~h^2) against the stored forces of an ethanol frame (to the
+    ~1e-4 eV/Å convergence of the stored forces: a wrong sign or unit would be off by O(1))."""
     from macetutor.gradcheck import check_vjp
 
     atoms = datasets.load("ethanol-xtb", "test")[0]
@@ -137,7 +141,7 @@ def test_forces_are_minus_the_energy_gradient():
 
     stored = atoms.arrays["REF_forces"].copy()
     check = check_vjp(energy, lambda x, g: -g * stored, atoms.positions.copy(), steps=np.array([1e-2, 1e-3]))
-    assert check.best_error < 1e-5, check.table()
+    assert check.best_error < 2e-4, check.table()
 
 
 @pytest.mark.slow
