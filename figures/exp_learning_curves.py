@@ -57,8 +57,13 @@ def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
         print(row, flush=True)
     return {
         "experiment": "learning curves, ethanol-xtb",
-        "provenance": provenance(recipe, data="ethanol-xtb " + ("(shipped small)" if data is None else str(data)),
-                                 n_test=len(test), n_valid=20, seed=seed),
+        "provenance": provenance(
+            recipe,
+            data="ethanol-xtb " + ("(shipped small)" if data is None else str(data)),
+            n_test=len(test),
+            n_valid=20,
+            seed=seed,
+        ),
         "rows": rows,
     }
 
@@ -72,8 +77,9 @@ def plot(results: dict, path) -> None:
     rows = results["rows"]
     n = [r["n_train"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for ax, key, label in zip(axes, ("rmse_e_meV_per_atom", "rmse_f_meV_per_A"), ("E (meV/atom)", "F (meV/Å)"),
-                              strict=True):
+    for ax, key, label in zip(
+        axes, ("rmse_e_meV_per_atom", "rmse_f_meV_per_A"), ("E (meV/atom)", "F (meV/Å)"), strict=True
+    ):
         for impl, style in (("macetutor", "o-"), ("mace-torch", "s--")):
             if all(impl in r for r in rows):
                 ax.loglog(n, [r[impl][key] for r in rows], style, label=impl)

@@ -4,6 +4,7 @@ macetutor tour           walk through the theory on the bonds of a water molecul
 macetutor convert        a mace-torch model file -> macetutor's .npz
 macetutor verify         compare a mace-torch model with macetutor, block by block
 macetutor course build   execute the notebooks and render the course site; course exercises: student/instructor
+macetutor dataset        list the labelled data sets; generate one with GFN2-xTB (``macetutor/datasets.py``)
 """
 
 from __future__ import annotations
@@ -322,14 +323,17 @@ def _small_mace_torch_model():
 
 # exit codes of the command line (documented in `macetutor --help` and README.md)
 EXIT_OK, EXIT_TOLERANCE, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED, EXIT_DEPENDENCY, EXIT_BUILD = 0, 1, 2, 3, 4, 5, 6
+EXIT_CALCULATION = 7
 EXIT_CODES = """exit codes:
   0  success
   1  macetutor verify: some block differs from mace-torch by more than the tolerance
-  2  usage error (a wrong option or argument, an unknown or missing head name)
-  3  an input file is missing, unreadable or of the wrong kind (its message says what to pass instead)
+  2  usage error (a wrong option or argument, an unknown or missing head name, an unknown data set)
+  3  an input file is missing, unreadable or of the wrong kind (its message says what to pass instead),
+     or an output file or directory cannot be written
   4  the mace-torch model uses features macetutor does not implement (all of them are named)
-  5  an optional dependency is missing (the `verify` extra: torch, mace-torch, ase; the `course` extra)
-  6  macetutor course build: a notebook raised while executing, or Sphinx failed (the message says which)"""
+  5  an optional dependency is missing (the `verify` extra: torch, mace-torch, ase; the `course` extra; the `data` extra: tblite, ase)
+  6  macetutor course build: a notebook raised while executing, or Sphinx failed (the message says which)
+  7  macetutor dataset make: a GFN2-xTB single point failed (no file is left looking complete)"""
 
 
 def convert(model_path: str, out_path: str) -> int:
@@ -414,8 +418,43 @@ def _run_course(*args) -> int:
         return EXIT_BUILD
 
 
+def dataset_list() -> int:
+    """Print the known data sets, their splits and sizes."""
+    from macetutor import datasets
+
+    for name in datasets.names():
+        small, full = datasets.recipe(name, "small"), datasets.recipe(name, "full")
+        print(f"{name}: {small.description}")
+        for split in small.splits:
+            print(f"  {split:14s} {_frames(small, split):5d} frames small (shipped), {_frames(full, split):5d} full")
+    print("make one: macetutor dataset make NAME --out DIR [--size small|full] [--seed N]   (the `data` extra)")
+    print("read one: macetutor.datasets.load(NAME, split='train', directory=None)   (None: the shipped small version)")
+    return EXIT_OK
+
+
+def _frames(recipe, split: str) -> int:
+    """Frames of one split of a recipe (the dihedral scan: number of betas x gamma points)."""
+    if split == "dihedral_scan":
+        return len(recipe.scan.betas_deg) * len(np.arange(0.0, 360.0, recipe.scan.gamma_step_deg))
+    return next(t.frames for t in recipe.trajectories if t.split == split)
+
+
+def dataset_make(name: str, out: str, size: str, seed: int) -> int:
+    """Generate a data set with GFN2-xTB (single-threaded unless OMP_NUM_THREADS is set: reproducible trajectories)."""
+    import os
+
+    from macetutor import datasets
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by tblite's OpenMP runtime when it loads
+    written = datasets.make(name, out, size=size, seed=seed, log=lambda line: print(line, flush=True))
+    for split, path in written.items():
+        print(f"wrote {path} ({split})")
+    return EXIT_OK
+
+
 def _run(command, *args) -> int:
     """Run a command; turn the errors a user can cause into one line on stderr and a distinct exit code."""
+    from macetutor.datasets import CalculationError, MissingDependencyError
     from macetutor.interop.files import InputFileError
 
     try:
@@ -430,6 +469,12 @@ def _run(command, *args) -> int:
     except UnsupportedModelError as err:
         print(f"macetutor: cannot import the model: {err}", file=sys.stderr)
         return EXIT_UNSUPPORTED
+    except MissingDependencyError as err:
+        print(f"macetutor: {err}", file=sys.stderr)
+        return EXIT_DEPENDENCY
+    except CalculationError as err:
+        print(f"macetutor: {err}; no output file was written", file=sys.stderr)
+        return EXIT_CALCULATION
     except ImportError as err:
         print(
             f"macetutor: this command needs the `verify` extra ({err.name or err}): "
@@ -498,11 +543,33 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument(
         "--executed", default=None, help="reuse the notebooks executed before into this directory (NN_name.ipynb)"
     )
+    dataset_parser = commands.add_parser(
+        "dataset",
+        help="labelled data sets (GFN2-xTB): list them, or generate one",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dataset_commands = dataset_parser.add_subparsers(dest="dataset_command", required=True)
+    dataset_commands.add_parser("list", help="the data sets, their splits and sizes")
+    make_parser = dataset_commands.add_parser(
+        "make",
+        help="generate a data set with GFN2-xTB (needs the `data` extra: tblite, ase)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    make_parser.add_argument("name", help="the data set (macetutor dataset list)")
+    make_parser.add_argument("--out", required=True, help="output directory: one extended-XYZ file per split")
+    make_parser.add_argument("--size", choices=("small", "full"), default="small", help="small (shipped) or full")
+    make_parser.add_argument("--seed", type=int, default=0, help="seed of every random stream (default 0)")
     args = parser.parse_args(argv)
     if args.command == "train":
         return _run(train_cli.run, args)
     if args.command == "course":
         return _run_course(args.course_command, args.out, args.root, getattr(args, "executed", None))
+    if args.command == "dataset":
+        if args.dataset_command == "list":
+            return _run(dataset_list)
+        return _run(dataset_make, args.name, args.out, args.size, args.seed)
     if args.command == "verify":
         from macetutor.interop.verify import main as verify_main
 
