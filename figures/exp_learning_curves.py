@@ -5,7 +5,8 @@ configurations, macetutor and mace-torch's ``mace_run_train`` with the same reci
 
 writes figures/results/learning_curves.json (with provenance) and figures/exp_learning_curves.png. Seeded: the
 training subsets are the first N of a seeded permutation of the training pool (nested), the validation set is 20
-frames of the pool outside every subset, the test set is the data set's separate test trajectory.
+frames of the pool outside every subset, the test set is the data set's separate test trajectory. E0s: least squares
+on each training subset (mace-torch's ``--E0s average``), given to both implementations as the same numbers.
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ from macetutor.experiments import (  # noqa: E402
     train_macetutor,
     write_results,
 )
+from macetutor.trainer import average_E0s  # noqa: E402
 
 RESULTS = HERE / "results" / "learning_curves.json"
+ELEMENTS = (1, 6, 8)
 
 
 def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
     pool = datasets.load("ethanol-xtb", "train", data)
     test = structures_from_atoms(datasets.load("ethanol-xtb", "test", data))
-    E0 = datasets.atomic_energies("ethanol-xtb", data)
     order = np.random.default_rng(seed).permutation(len(pool))
     valid_frames = [pool[k] for k in order[-20:]]
     recipe = Recipe(max_num_epochs=epochs)
@@ -47,6 +49,7 @@ def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
             raise ValueError(f"the training pool has {len(pool)} frames: at most {len(pool) - 20} for training")
         train_frames = [pool[k] for k in order[:n]]
         train, valid = structures_from_atoms(train_frames), structures_from_atoms(valid_frames)
+        E0 = dict(zip(ELEMENTS, average_E0s(train, ELEMENTS), strict=True))  # mace-torch's --E0s average, as a dict
         with tempfile.TemporaryDirectory() as work:
             model, seconds = train_macetutor(recipe, train, valid, E0, work)
             row = {"n_train": n, "macetutor": {**test_errors(model, test), "seconds": seconds}}
