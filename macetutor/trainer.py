@@ -47,6 +47,7 @@ __all__ = [
     "decayed",
     "clip_gradient",
     "optimiser_step",
+    "optimiser_steps",
     "errors",
     "train",
     "plot_learning_curve",
@@ -248,6 +249,21 @@ def optimiser_step(model: MACE, parameters: dict, batch, weights: dict, adam: Ad
     if ema is not None:
         ema.update(parameters)
     return L, parameters
+
+
+def optimiser_steps(model: MACE, batches, options) -> tuple[list, dict, dict | None]:
+    """:func:`optimiser_step` over ``batches`` in order, from ``model``'s weights, with mace-torch's optimiser set-up
+    (Adam with ``options``' betas, eps and AMSGrad; weight decay on :func:`decayed` parameters; EMA if asked).
+    Returns (the loss of every step, the final parameters, the EMA weights or None)."""
+    parameters = {n: np.array(p) for n, p in model.parameters.items()}
+    wd = {n: options.weight_decay for n in parameters if decayed(n, model.config)}
+    adam = Adam(parameters, options.lr, wd, (options.beta1, options.beta2), options.eps, options.amsgrad)
+    ema = EMA(parameters, options.ema_decay) if options.ema else None
+    losses = []
+    for batch in batches:
+        L, parameters = optimiser_step(model, parameters, batch, options.loss_weights(), adam, ema, options)
+        losses.append(L)
+    return losses, parameters, None if ema is None else ema.shadow
 
 
 # ------------------------------------------------------------------ evaluation

@@ -8,13 +8,12 @@ import pytest
 
 from macetutor import MACE
 from macetutor.trainer import (
-    EMA,
     Adam,
     ReduceLROnPlateau,
     TrainingOptions,
     average_E0s,
     clip_gradient,
-    optimiser_step,
+    optimiser_steps,
     train,
 )
 from macetutor.training import Structure
@@ -29,17 +28,10 @@ def labelled_molecules(rng, n, numbers=(8, 1, 6, 1)):
     return out
 
 
-@pytest.mark.verify
-@pytest.mark.slow
-@pytest.mark.parametrize("ema", [False, True])
-def test_twenty_steps_equal_mace_torch_take_step(ema):
-    """From the same weights, batches and hyper-parameters, 20 optimiser steps of macetutor (exact gradient, Adam with
-    AMSGrad, weight decay on mace-torch's groups, clipping, EMA) and of mace-torch's own take_step with
-    torch.optim.Adam(amsgrad=True) and torch_ema: the same losses and parameters to <= 1e-8 relative."""
-    pytest.importorskip("mace")
-    pytest.importorskip("torch_ema")
+def step_for_step_case(ema: bool):
+    """The step-for-step comparison's set-up: a small mace-torch model and its import, 20 batches of 3 of 12 labelled
+    molecules (seeded), and the hyper-parameters (also used by benchmarks/table_training.py)."""
     from macetutor.interop.mace_torch import from_mace_torch, random_mace_torch_model
-    from macetutor.interop.mace_torch_training import mace_torch_training_steps
 
     torch_model = random_mace_torch_model(
         (1, 6, 8),
@@ -53,26 +45,30 @@ def test_twenty_steps_equal_mace_torch_take_step(ema):
         scale_shift=(1.3, 0.0),
         avg_num_neighbors=3.0,
     )
-    model = from_mace_torch(torch_model)
     rng = np.random.default_rng(0)
     data = labelled_molecules(rng, 12)
     batches = [[data[k] for k in rng.permutation(12)[:3]] for _ in range(20)]
     options = TrainingOptions(lr=0.01, weight_decay=5e-3, clip_grad=2.0, ema=ema, ema_decay=0.99, forces_weight=10.0)
+    return torch_model, from_mace_torch(torch_model), batches, options
+
+
+@pytest.mark.verify
+@pytest.mark.slow
+@pytest.mark.parametrize("ema", [False, True])
+def test_twenty_steps_equal_mace_torch_take_step(ema):
+    """From the same weights, batches and hyper-parameters, 20 optimiser steps of macetutor (exact gradient, Adam with
+    AMSGrad, weight decay on mace-torch's groups, clipping, EMA) and of mace-torch's own take_step with
+    torch.optim.Adam(amsgrad=True) and torch_ema: the same losses and parameters to <= 1e-8 relative."""
+    pytest.importorskip("mace")
+    pytest.importorskip("torch_ema")
+    from macetutor.interop.mace_torch_training import mace_torch_training_steps
+
+    torch_model, model, batches, options = step_for_step_case(ema)
     reference_losses, reference, reference_ema = mace_torch_training_steps(torch_model, batches, options)
-
-    from macetutor.trainer import decayed
-
-    parameters = {n: np.array(p) for n, p in model.parameters.items()}
-    wd = {n: options.weight_decay for n in parameters if decayed(n, model.config)}
-    adam = Adam(parameters, options.lr, wd, (options.beta1, options.beta2), options.eps, options.amsgrad)
-    averaged = EMA(parameters, options.ema_decay) if ema else None
-    losses = []
-    for batch in batches:
-        L, parameters = optimiser_step(model, parameters, batch, options.loss_weights(), adam, averaged, options)
-        losses.append(L)
+    losses, parameters, averaged = optimiser_steps(model, batches, options)
     np.testing.assert_allclose(losses, reference_losses, rtol=1e-10)
     assert losses[-1] < losses[0]  # (it learns)
-    for ours, theirs in [(parameters, reference)] + ([(averaged.shadow, reference_ema)] if ema else []):
+    for ours, theirs in [(parameters, reference)] + ([(averaged, reference_ema)] if ema else []):
         for name in ours:
             scale = np.max(np.abs(theirs[name]))
             assert np.max(np.abs(ours[name] - theirs[name])) <= 1e-8 * scale, name
