@@ -4,7 +4,7 @@ The public names below are a promise to users; see README.md for a tour and
 docs/conventions.md for every convention (harmonic order, Clebsch-Gordan phases, rotations).
 """
 
-from macetutor import gradcheck, irreps, reference
+from macetutor import exercises, gradcheck, irreps, reference
 from macetutor._version import __version__
 from macetutor.cg import clebsch_gordan, clebsch_gordan_complex, generalized_clebsch_gordan
 from macetutor.model import MACE, Evaluation, MACEConfig
@@ -25,6 +25,7 @@ __all__ = [
     "MACE",
     "MACEConfig",
     "Evaluation",
+    "exercises",
     "generalized_clebsch_gordan",
     "gradcheck",
     "irreps",

@@ -17,7 +17,7 @@ With numba, B is never formed (``LayerValues.B`` is None): U and the weights are
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from macetutor import basis, product, radial, so3
@@ -39,6 +39,7 @@ class Backend:
     edge_tensor_product_sum_vjp: Callable
     product_basis_and_message: Callable
     product_basis_and_message_vjp: Callable
+    product_basis_and_message_weight_grads: Callable  # (training) dE/dW of the product weights
 
 
 NUMPY = Backend(
@@ -50,6 +51,7 @@ NUMPY = Backend(
     edge_tensor_product_sum_vjp=basis.edge_tensor_product_sum_vjp,
     product_basis_and_message=product.product_basis_and_message,
     product_basis_and_message_vjp=product.product_basis_and_message_vjp,
+    product_basis_and_message_weight_grads=product.product_basis_and_message_weight_grads,
 )
 
 
@@ -70,5 +72,18 @@ def get_backend(name: str) -> Backend:
             edge_tensor_product_sum_vjp=kernels.edge_tensor_product_sum_vjp,
             product_basis_and_message=kernels.product_basis_and_message,
             product_basis_and_message_vjp=kernels.product_basis_and_message_vjp,
+            product_basis_and_message_weight_grads=kernels.product_basis_and_message_weight_grads,
         )
     raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+
+
+@cache
+def complex_step_backend(name: str) -> Backend:
+    """The backend of the training's complex-step pass (macetutor.training): ``name``'s, except that the edge
+    harmonics and radial features are NumPy's (their numba kernels are written for real numbers; the hot loops, the
+    neighbour sums and the product basis, are generic in their number type and compile for complex arguments too)."""
+    return replace(
+        get_backend(name),
+        spherical_harmonics_with_gradient=NUMPY.spherical_harmonics_with_gradient,
+        radial_features=NUMPY.radial_features,
+    )

@@ -1,6 +1,9 @@
-"""The atomic basis A (MACE paper eqs. 8 and 9) and the equivariant linear maps around it.
+r"""The atomic basis A (MACE paper eqs. 8 and 9) and the equivariant linear maps around it.
 
-    A_{i,k l3 m3} = sum_{l1 m1, l2 m2} C^{l3 m3}_{l1 m1, l2 m2} sum_{j in N(i)} R_{k,l1 l2 l3}(r_ij) Y_{l2 m2}(r_ij_hat) h~_{j,k l1 m1}
+.. math::
+
+    A_{i,k l_3 m_3} = \sum_{l_1 m_1, l_2 m_2} C^{l_3 m_3}_{l_1 m_1, l_2 m_2} \sum_{j \in \mathcal N(i)}
+    R_{k, l_1 l_2 l_3}(r_{ij})\, Y_{l_2 m_2}(\hat{\boldsymbol r}_{ij})\, \tilde h_{j, k l_1 m_1}
 
 (eq. 8; h~_j = W h_j, and in the first layer h_j is the embedding W z_j of the neighbour's element, eq. 9),
 followed, as in mace-torch, by a channel-mixing linear map of each output irrep and a division by the
@@ -20,12 +23,15 @@ from typing import NamedTuple
 import numpy as np
 
 from macetutor.config import LayerShapes
+from macetutor.graph import segment_sum
 from macetutor.irreps import dim, offsets
-from macetutor.radial import radial_mlp, radial_mlp_vjp, silu
+from macetutor.radial import matmul, radial_mlp, radial_mlp_vjp, silu, silu_derivative
 
 __all__ = [
     "node_embedding",
     "joint_embedding",
+    "joint_embedding_weight_grads",
+    "mix_channels",
     "linear",
     "linear_vjp",
     "self_connection",
@@ -41,6 +47,11 @@ __all__ = [
     "AtomicBasis",
     "atomic_basis",
     "atomic_basis_vjp",
+    "linear_weight_grads",
+    "self_connection_weight_grads",
+    "mix_paths_weight_grads",
+    "node_embedding_weight_grads",
+    "edge_density_weight_grads",
 ]
 
 
@@ -73,6 +84,61 @@ def joint_embedding(features: dict, specs: dict, weights: dict, project: np.ndar
     return silu(np.concatenate(parts) @ project)  # (K,)
 
 
+def joint_embedding_weight_grads(grad_out: np.ndarray, features: dict, specs: dict, weights: dict, project):
+    """dE/d(weights) of :func:`joint_embedding` given dE/d(delta h^(0)) (K,) summed over the structure's atoms:
+    ({name: the table's gradient, or (dW_1, db_1, dW_2, db_2)}, dW_project). The forward is recomputed (it is small)."""
+    parts, hidden = [], {}
+    for name, spec in specs.items():
+        if spec["type"] == "categorical":
+            parts.append(weights[name][int(round(features[name] + spec.get("offset", 0)))])  # (d_f,)
+        else:
+            W_1, b_1, W_2, b_2 = weights[name]
+            x = np.atleast_1d(np.asarray(features[name], dtype=np.float64))  # (in_dim,)
+            pre = x @ W_1 + (0.0 if b_1 is None else b_1)  # (d_f,)
+            hidden[name] = (x, pre)
+            parts.append(silu(pre) @ W_2 + (0.0 if b_2 is None else b_2))  # (d_f,)
+    e = np.concatenate(parts)  # (sum d_f,)
+    pre_project = e @ project  # (K,)
+    grad_pre_project = grad_out * silu_derivative(pre_project)  # (K,)
+    grad_project = np.outer(e, grad_pre_project)  # (sum d_f, K)
+    grad_e = project @ grad_pre_project  # (sum d_f,)
+    grads, start = {}, 0
+    for name, spec in specs.items():
+        d = spec["emb_dim"]
+        g = grad_e[start : start + d]  # (d_f,)
+        start += d
+        if spec["type"] == "categorical":
+            table = np.zeros(weights[name].shape, dtype=g.dtype)  # (num_classes, d_f)
+            table[int(round(features[name] + spec.get("offset", 0)))] = g
+            grads[name] = table
+        else:
+            W_1, b_1, W_2, b_2 = weights[name]
+            x, pre = hidden[name]
+            grad_pre = (W_2 @ g) * silu_derivative(pre)  # (d_f,)
+            grads[name] = (
+                np.outer(x, grad_pre),
+                None if b_1 is None else grad_pre,
+                np.outer(silu(pre), g),
+                None if b_2 is None else g,
+            )
+    return grads, grad_project
+
+
+def mix_channels(W: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """y_{i,w,m} = sum_u W[u, w] x_{i,u,m}: "uw,ium->iwm", the channel mixing of every linear map, as one matrix
+    product (rows (i, m), columns u; a complex x of the training's complex step as two real products).
+    x: (n, K_in, d), W: (K_in, K_out) -> (n, K_out, d)."""
+    n, K, d = x.shape
+    rows = np.moveaxis(x, 1, 2).reshape(n * d, K)  # (n d, K_in)
+    return np.ascontiguousarray(np.moveaxis(matmul(rows, W).reshape(n, d, W.shape[1]), 2, 1))  # (n, K_out, d)
+
+
+def channel_contraction(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """sum_{i,m} x_{i,u,m} g_{i,w,m} -> (K_x, K_g): "ium,iwm->uw", the weight gradient of every channel-mixing map
+    (input x, output cotangent g), as one BLAS matrix product."""
+    return np.tensordot(x, g, axes=([0, 2], [0, 2]))
+
+
 def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
     """Equivariant linear map, one weight matrix per irrep block: y_{w,m} = sum_u W[u, w] x_{u,m} / sqrt(K_in).
 
@@ -82,7 +148,7 @@ def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
         (n, K_out, sum(2l+1))
     """
     blocks = [
-        W_b.T @ x[:, :, s] / np.sqrt(W_b.shape[0])  # (n, K_out, 2l+1): "uw,ium->iwm" as a batched matrix product
+        mix_channels(W_b, x[:, :, s]) / np.sqrt(W_b.shape[0])  # (n, K_out, 2l+1): "uw,ium->iwm"
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, K_out, sum(2l+1))
@@ -91,10 +157,18 @@ def linear(x: np.ndarray, irreps: list, W: list) -> np.ndarray:
 def linear_vjp(grad_y: np.ndarray, irreps: list, W: list) -> np.ndarray:
     """VJP of :func:`linear`: dE/dx_{u,m} = sum_w W[u, w] dE/dy_{w,m} / sqrt(K_in) (the transposed map)."""
     blocks = [
-        W_b @ grad_y[:, :, s] / np.sqrt(W_b.shape[0])  # (n, K_in, 2l+1): "uw,iwm->ium"
+        mix_channels(W_b.T, grad_y[:, :, s]) / np.sqrt(W_b.shape[0])  # (n, K_in, 2l+1): "uw,iwm->ium"
         for W_b, s in zip(W, offsets(irreps), strict=True)
     ]
     return np.concatenate(blocks, axis=2)  # (n, K_in, sum(2l+1))
+
+
+def linear_weight_grads(grad_y: np.ndarray, x: np.ndarray, irreps: list, W: list) -> tuple:
+    """dE/dW of :func:`linear`: dE/dW_b[u, w] = sum_{i,m} x_{i,u,m} dE/dy_{i,w,m} / sqrt(K_in), one per block."""
+    return tuple(
+        channel_contraction(x[:, :, s], grad_y[:, :, s]) / np.sqrt(W_b.shape[0])  # (K_in, K_out)
+        for W_b, s in zip(W, offsets(irreps), strict=True)
+    )
 
 
 def self_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_index: np.ndarray, W: list):
@@ -120,7 +194,7 @@ def self_connection(x: np.ndarray, irreps_in: list, irreps_out: list, element_in
         for z in np.unique(element_index):  # one linear map per element, W[:, z, :], on that element's atoms
             atoms = element_index == z
             x_z = x[atoms][:, :, slices_in[irrep]]  # (n_z, K_in, 2l+1)
-            y[atoms, :, s_out] = W_b[:, z, :].T @ x_z / norm  # "uw,ium->iwm"
+            y[atoms, :, s_out] = mix_channels(W_b[:, z, :], x_z) / norm  # "uw,ium->iwm"
     return y
 
 
@@ -139,8 +213,30 @@ def self_connection_vjp(grad_y, irreps_in, irreps_out, element_index, W) -> np.n
         for z in np.unique(element_index):
             atoms = element_index == z
             g_z = grad_y[atoms][:, :, s_out]  # (n_z, K_out, 2l+1)
-            grad_x[atoms, :, slices_in[irrep]] += W_b[:, z, :] @ g_z / norm  # "uw,iwm->ium"
+            grad_x[atoms, :, slices_in[irrep]] += mix_channels(W_b[:, z, :].T, g_z) / norm  # "uw,iwm->ium"
     return grad_x
+
+
+def self_connection_weight_grads(grad_y, x, irreps_in, irreps_out, element_index, W) -> tuple:
+    """dE/dW of :func:`self_connection`: dE/dW[u, z, w] = sum_{i: z_i = z} sum_m x_{i,u,m} dE/dy_{i,w,m} / sqrt(K_in n_el)
+    (summed over all atoms for an element-agnostic (K_in, K_out) weight)."""
+    slices_in = dict(zip(irreps_in, offsets(irreps_in), strict=True))
+    shared = [
+        (irrep, s_out) for irrep, s_out in zip(irreps_out, offsets(irreps_out), strict=True) if irrep in slices_in
+    ]
+    grads = []
+    for (irrep, s_out), W_b in zip(shared, W, strict=True):
+        x_b, g_b = x[:, :, slices_in[irrep]], grad_y[:, :, s_out]  # (n, K_in, 2l+1), (n, K_out, 2l+1)
+        if W_b.ndim == 2:
+            grads.append(channel_contraction(x_b, g_b) / np.sqrt(W_b.shape[0]))
+            continue
+        grad = np.zeros(W_b.shape, dtype=np.result_type(x_b, g_b))  # (K_in, n_el, K_out)
+        norm = np.sqrt(W_b.shape[0] * W_b.shape[1])
+        for z in np.unique(element_index):
+            atoms = element_index == z
+            grad[:, z, :] = channel_contraction(x_b[atoms], g_b[atoms]) / norm
+        grads.append(grad)
+    return tuple(grads)
 
 
 def edge_tensor_product(h_sender, Y, R, irreps_h: list, irreps_Y: list, paths: list, C: list) -> list[np.ndarray]:
@@ -242,7 +338,7 @@ def mix_paths(Phi: list[np.ndarray], paths: list, irreps_A: list, W: list[np.nda
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     for path, Phi_k, W_k in zip(paths, Phi, W, strict=True):
         norm = np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
-        A[:, :, slices[path.irrep]] += W_k.T @ Phi_k / norm  # "uw,ium->iwm"
+        A[:, :, slices[path.irrep]] += mix_channels(W_k, Phi_k) / norm  # "uw,ium->iwm"
     return A
 
 
@@ -250,8 +346,7 @@ def mix_paths_vjp(grad_A: np.ndarray, paths: list, irreps_A: list, W: list[np.nd
     """VJP of :func:`mix_paths`: dE/dPhi_{i,u,path,M} = sum_w W_path[u, w] dE/dA_{i,w,LM} / sqrt(K n_L)."""
     slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
     return [
-        W_k
-        @ grad_A[:, :, slices[path.irrep]]  # "uw,iwm->ium"
+        mix_channels(W_k.T, grad_A[:, :, slices[path.irrep]])  # "uw,iwm->ium"
         / np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
         for path, W_k in zip(paths, W, strict=True)
     ]
@@ -277,6 +372,14 @@ def edge_density_vjp(grad_rho: np.ndarray, pre: np.ndarray, envelope, W: np.ndar
     return grad_pre[:, None] * W[:, 0] / np.sqrt(W.shape[0]), grad_envelope
 
 
+def edge_density_weight_grads(grad_rho: np.ndarray, pre: np.ndarray, graph, W: np.ndarray) -> np.ndarray:
+    """dE/dW of :func:`edge_density`: sum_ij dE/drho_ij 2 s_ij (1 - tanh^2(s_ij^2)) [f_ij] b_ij / sqrt(N). (N, 1)"""
+    t = np.tanh(pre * pre)  # (n_edges,)
+    grad_t = grad_rho if graph.envelope is None else grad_rho * graph.envelope
+    grad_pre = grad_t * 2.0 * pre * (1.0 - t * t)  # (n_edges,)
+    return (graph.radial_basis.T @ grad_pre / np.sqrt(W.shape[0]))[:, None]  # (N, 1)
+
+
 class AtomicBasis(NamedTuple):
     """What :func:`atomic_basis` computes: A and the values its VJP needs."""
 
@@ -286,6 +389,7 @@ class AtomicBasis(NamedTuple):
     R_mlp: np.ndarray  # (n_edges, n_paths, K_edge): the radial MLP's output (R before the envelope)
     radial_pre: list  # pre-activations of the radial MLP
     A_unmixed: np.ndarray  # (n_atoms, K, dim_A): A before the element mixing of a non-residual block
+    Phi: list  # (n_atoms, K_edge, 2l3+1) per path: the neighbour sums
     divisor: np.ndarray  # (n_atoms,): avg_num_neighbors, or rho_i + 1 (density blocks)
     density_pre: np.ndarray | None  # (n_edges,): s_ij of :func:`edge_density` (density blocks)
 
@@ -319,23 +423,48 @@ def atomic_basis(h: np.ndarray, graph, w, s: LayerShapes, config, backend) -> At
     divisor, density_pre = np.full(n_atoms, config.avg_num_neighbors), None  # (n_atoms,)
     if s.normalization == "density":
         rho_e, density_pre = edge_density(graph.radial_basis, graph.envelope, w.W_density[0])  # (n_edges,)
-        divisor = 1.0 + np.bincount(graph.receivers, weights=rho_e, minlength=n_atoms)  # (n_atoms,): 1 + rho_i
+        divisor = 1.0 + segment_sum(rho_e, graph.receivers, n_atoms)  # (n_atoms,): 1 + rho_i
     A = mix_paths(Phi, s.paths, s.irreps_A, w.W_paths) / divisor[:, None, None]  # (n_atoms, K, dim_A)
     A_unmixed = A
     if s.element_mixing:  # mace-torch's non-residual blocks mix A by the centre's element (not in the paper's eq. 9)
         A = self_connection(A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)  # (n_atoms, K, dim_A)
-    return AtomicBasis(A, h_up, R, R_mlp, radial_pre, A_unmixed, divisor, density_pre)
+    return AtomicBasis(A, h_up, R, R_mlp, radial_pre, A_unmixed, Phi, divisor, density_pre)
 
 
-def atomic_basis_vjp(grad_A: np.ndarray, values: AtomicBasis, graph, w, s: LayerShapes, config, backend):
+def mix_paths_weight_grads(grad_A: np.ndarray, Phi: list, paths: list, irreps_A: list, W: list) -> tuple:
+    """dE/dW of :func:`mix_paths`: dE/dW_path[u, w] = sum_{i,M} Phi_{i,u,path,M} dE/dA_{i,w,LM} / sqrt(K n_L)."""
+    slices = dict(zip(irreps_A, offsets(irreps_A), strict=True))
+    return tuple(
+        channel_contraction(Phi_k, grad_A[:, :, slices[path.irrep]])
+        / np.sqrt(W_k.shape[0] * _paths_into(paths, path.irrep))
+        for path, Phi_k, W_k in zip(paths, Phi, W, strict=True)
+    )
+
+
+def node_embedding_weight_grads(grad_h: np.ndarray, element_index: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """dE/dW of :func:`node_embedding`: dE/dW[z, k] = sum_{i: z_i = z} dE/dh^(0)_{i,k} / sqrt(n_elements)."""
+    grad = np.zeros(W.shape, dtype=grad_h.dtype)  # (n_elements, K)
+    np.add.at(grad, element_index, grad_h[:, :, 0] / np.sqrt(W.shape[0]))
+    return grad
+
+
+def atomic_basis_vjp(grad_A: np.ndarray, values: AtomicBasis, graph, w, s: LayerShapes, config, backend, h=None):
     """VJP of :func:`atomic_basis`, its steps in reverse order.
 
     Returns (dE/dh (n_atoms, K, dim_in), dE/dY (n_edges, dim_Y), dE/d(radial basis) (n_edges, N),
-    dE/d(envelope) (n_edges,) or None).
+    dE/d(envelope) (n_edges,) or None, the weights' gradients {field of LayerWeights: ...} or None). The weights'
+    gradients need the layer's input ``h``; without it they are skipped (forces need none).
     """
+    grads = None if h is None else {}
     if s.element_mixing:
+        if h is not None:
+            grads["W_self"] = self_connection_weight_grads(
+                grad_A, values.A_unmixed, s.irreps_A, s.irreps_A, graph.element_index, w.W_self
+            )
         grad_A = self_connection_vjp(grad_A, s.irreps_A, s.irreps_A, graph.element_index, w.W_self)
     d = values.divisor[:, None, None]  # (n_atoms, 1, 1)
+    if h is not None:
+        grads["W_paths"] = mix_paths_weight_grads(grad_A / d, values.Phi, s.paths, s.irreps_A, w.W_paths)
     grad_Phi = mix_paths_vjp(grad_A / d, s.paths, s.irreps_A, w.W_paths)  # per path (n_atoms, K_edge, 2l3+1)
     grad_h_up, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
         grad_Phi, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s, w.C
@@ -344,19 +473,25 @@ def atomic_basis_vjp(grad_A: np.ndarray, values: AtomicBasis, graph, w, s: Layer
     if graph.envelope is not None:  # R = MLP(b) f: the product rule
         grad_envelope = np.sum(grad_R * values.R_mlp, axis=(1, 2))  # (n_edges,)
         grad_R = grad_R * graph.envelope[:, None, None]
-    grad_radial_basis = radial_mlp_vjp(
+    grad_radial_basis, grad_radial_weights = radial_mlp_vjp(
         grad_R.reshape(len(grad_R), grad_R.shape[1] * grad_R.shape[2]),
         values.radial_pre,
         w.radial,
         config.radial_activation_constant,
+        x=None if h is None else graph.radial_basis,
     )  # (n_edges, N)
+    if h is not None:
+        grads["radial"] = grad_radial_weights
     if s.normalization == "density":  # A = X / (1 + rho_i): dE/drho_i = -sum dE/dA A / (1 + rho_i)
         grad_rho_i = -np.sum(grad_A * values.A_unmixed, axis=(1, 2)) / values.divisor  # (n_atoms,)
-        grad_b, grad_f = edge_density_vjp(
-            grad_rho_i[graph.receivers], values.density_pre, graph.envelope, w.W_density[0]
-        )
+        grad_rho_e = grad_rho_i[graph.receivers]  # (n_edges,)
+        grad_b, grad_f = edge_density_vjp(grad_rho_e, values.density_pre, graph.envelope, w.W_density[0])
         grad_radial_basis = grad_radial_basis + grad_b
         if grad_f is not None:
             grad_envelope = grad_envelope + grad_f
+        if h is not None:
+            grads["W_density"] = (edge_density_weight_grads(grad_rho_e, values.density_pre, graph, w.W_density[0]),)
+    if h is not None:
+        grads["W_up"] = linear_weight_grads(grad_h_up, h, s.irreps_in, w.W_up)
     grad_h = linear_vjp(grad_h_up, s.irreps_in, w.W_up)  # (n_atoms, K, dim_in)
-    return grad_h, grad_Y, grad_radial_basis, grad_envelope
+    return grad_h, grad_Y, grad_radial_basis, grad_envelope, grads

@@ -3,6 +3,7 @@
 macetutor tour           walk through the theory on the bonds of a water molecule, with measured checks
 macetutor convert        a mace-torch model file -> macetutor's .npz
 macetutor verify         compare a mace-torch model with macetutor, block by block
+macetutor course build   execute the notebooks and render the course site; course exercises: student/instructor
 macetutor dataset        list the labelled data sets; generate one with GFN2-xTB (``macetutor/datasets.py``)
 """
 
@@ -143,6 +144,10 @@ def _next_steps() -> list[str]:
     else:
         steps.append(
             "Next: the notebooks in notebooks/ (pip install 'macetutor[notebooks]' for Jupyter; outline in notebooks/README.md)"
+        )
+    if importlib.util.find_spec("sphinx") and importlib.util.find_spec("myst_nb"):
+        steps.append(
+            "Or the course site: macetutor course build --out course-site   (then open course-site/index.html)"
         )
     if importlib.util.find_spec("mace") is None:
         steps.append(
@@ -317,8 +322,8 @@ def _small_mace_torch_model():
 
 
 # exit codes of the command line (documented in `macetutor --help` and README.md)
-EXIT_OK, EXIT_TOLERANCE, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED, EXIT_DEPENDENCY = 0, 1, 2, 3, 4, 5
-EXIT_CALCULATION = 6
+EXIT_OK, EXIT_TOLERANCE, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED, EXIT_DEPENDENCY, EXIT_BUILD = 0, 1, 2, 3, 4, 5, 6
+EXIT_CALCULATION = 7
 EXIT_CODES = """exit codes:
   0  success
   1  macetutor verify: some block differs from mace-torch by more than the tolerance
@@ -326,8 +331,9 @@ EXIT_CODES = """exit codes:
   3  an input file is missing, unreadable or of the wrong kind (its message says what to pass instead),
      or an output file or directory cannot be written
   4  the mace-torch model uses features macetutor does not implement (all of them are named)
-  5  an optional dependency is missing (the `verify` extra: torch, mace-torch, ase; the `data` extra: tblite, ase)
-  6  macetutor dataset make: a GFN2-xTB single point failed (no file is left looking complete)"""
+  5  an optional dependency is missing (the `verify` extra: torch, mace-torch, ase; the `course` extra; the `data` extra: tblite, ase)
+  6  macetutor course build: a notebook raised while executing, or Sphinx failed (the message says which)
+  7  macetutor dataset make: a GFN2-xTB single point failed (no file is left looking complete)"""
 
 
 def convert(model_path: str, out_path: str) -> int:
@@ -351,6 +357,65 @@ def convert(model_path: str, out_path: str) -> int:
         f"elements {config.elements}, heads {list(config.heads)}, {sum(v.size for v in model.parameters.values())} weights"
     )
     return EXIT_OK
+
+
+def course(command: str, out: str, root: str | None = None, executed: str | None = None) -> int:
+    """``macetutor course build`` (the site) and ``macetutor course exercises`` (student and instructor notebooks)."""
+    from pathlib import Path
+
+    from macetutor import course as course_tools
+
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise course_tools.CourseSourceError(f"cannot write into {out}: it is a file, pass a directory")
+    if executed is not None and not Path(executed).is_dir():
+        raise course_tools.CourseSourceError(f"--executed {executed}: no such directory")
+    if command == "exercises":
+        checks = course_tools.write_exercises(target, root)
+        for name, names in checks.items():
+            print(f"  {name:40s} {len(names)} exercise(s) with checks: {', '.join(names)}")
+        total = sum(len(names) for names in checks.values())
+        print(f"wrote {len(checks)} student and {len(checks)} instructor notebooks ({total} exercises) into {out}/")
+        return EXIT_OK
+    print(f"building the course site into {out}/")
+    report = course_tools.build_site(target, root, executed)
+    for page in report.pages:
+        name = page.removeprefix("notebooks/")
+        ran = report.execution_seconds.get(name)
+        ran_text = "" if ran is None else ("executed: reused" if name in report.reused else f"executed in {ran:6.1f} s")
+        read = report.read_seconds.get(page)
+        read_text = "" if read is None else f"read in {read:5.2f} s"
+        print(f"  {page:45s} {ran_text:22s} {read_text}")
+    wrong = {
+        f"{notebook}: {check}": line
+        for notebook, lines in report.feedback.items()
+        for check, line in lines.items()
+        if line != "correct"
+    }
+    for where, line in wrong.items():
+        print(f"  warning: the solution of {where} printed {line!r}")
+    print(
+        f"built {len(report.pages)} pages in {report.total_seconds:.1f} s (Sphinx {report.sphinx_seconds:.1f} s, "
+        f"{len(report.warnings)} Sphinx warnings); open {report.out / 'index.html'}"
+    )
+    return EXIT_OK
+
+
+def _run_course(*args) -> int:
+    """Run a course command; one line on stderr and a distinct exit code for what a user can cause."""
+    from macetutor.course import CourseBuildError, CourseDependencyError, CourseSourceError
+
+    try:
+        return course(*args)
+    except CourseSourceError as err:
+        print(f"macetutor: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except CourseDependencyError as err:
+        print(f"macetutor: {err}", file=sys.stderr)
+        return EXIT_DEPENDENCY
+    except CourseBuildError as err:
+        print(f"macetutor: {err}", file=sys.stderr)
+        return EXIT_BUILD
 
 
 def dataset_list() -> int:
@@ -447,6 +512,37 @@ def main(argv: list[str] | None = None) -> int:
     verify_parser.add_argument("--tolerance", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
     verify_parser.add_argument("--index", default=":", help="frames to compare, ASE's syntax (default ':', all)")
     verify_parser.add_argument("--head", default=None, help="the readout head of a multi-head model")
+    from macetutor import train_cli
+
+    train_parser = commands.add_parser(
+        "train",
+        help="train a MACE model with mace-torch's recipe and flag names (exact gradients, NumPy)",
+        description=train_cli.__doc__,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train_cli.add_arguments(train_parser)
+    course_parser = commands.add_parser(
+        "course",
+        help="build the course site, or write the exercises (needs the `course` extra)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    course_commands = course_parser.add_subparsers(dest="course_command", required=True)
+    build_parser = course_commands.add_parser(
+        "build", help="execute the notebooks and render the course site (open OUT/index.html)"
+    )
+    exercises_parser = course_commands.add_parser(
+        "exercises", help="write the student's and the instructor's notebooks (OUT/student, OUT/instructor)"
+    )
+    for sub in (build_parser, exercises_parser):
+        sub.add_argument("--out", required=True, help="output directory")
+        sub.add_argument(
+            "--root", default=None, help="the clone with notebooks/ and docs/ (default: the working directory's)"
+        )
+    build_parser.add_argument(
+        "--executed", default=None, help="reuse the notebooks executed before into this directory (NN_name.ipynb)"
+    )
     dataset_parser = commands.add_parser(
         "dataset",
         help="labelled data sets (GFN2-xTB): list them, or generate one",
@@ -466,6 +562,10 @@ def main(argv: list[str] | None = None) -> int:
     make_parser.add_argument("--size", choices=("small", "full"), default="small", help="small (shipped) or full")
     make_parser.add_argument("--seed", type=int, default=0, help="seed of every random stream (default 0)")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        return _run(train_cli.run, args)
+    if args.command == "course":
+        return _run_course(args.course_command, args.out, args.root, getattr(args, "executed", None))
     if args.command == "dataset":
         if args.dataset_command == "list":
             return _run(dataset_list)

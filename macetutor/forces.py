@@ -1,9 +1,12 @@
-"""Forces, virial and stress from the edge gradients g_e = dE/dv_e of the hand-written reverse pass.
+r"""Forces, virial and stress from the edge gradients g_e = dE/dv_e of the hand-written reverse pass.
 
 Derivation (in the spirit of ASE's ``lj.py``). The model's energy depends on the positions only through the edge
 vectors v_e = r_{i(e)} - r_{j(e)} + S_e @ cell (receiver i, sender j). By the chain rule
 
-    F_a = -dE/dr_a = -sum_e g_e (delta_{a, i(e)} - delta_{a, j(e)}),
+.. math::
+
+    \mathbf F_a = -\frac{\partial E}{\partial \mathbf r_a}
+    = -\sum_e \mathbf g_e \big(\delta_{a, i(e)} - \delta_{a, j(e)}\big),
 
 so each edge pushes its receiver by -g_e and its sender by +g_e (Newton's third law holds edge by edge: the
 forces of an isolated system sum to zero). A homogeneous strain eps deforms positions and cell alike,

@@ -21,7 +21,14 @@ import numpy as np
 
 from macetutor.neighbors import neighbor_list
 
-__all__ = ["Graph", "build_graph", "edge_features_vjp"]
+__all__ = ["Graph", "build_graph", "edge_features_vjp", "segment_sum", "concatenate_graphs"]
+
+
+def segment_sum(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """out[k] = sum of values[e] over the e with index[e] == k, for k < n (the sum over neighbours; real or complex)."""
+    out = np.zeros((n,) + values.shape[1:], dtype=values.dtype)
+    np.add.at(out, index, values)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,8 +67,14 @@ def build_graph(
         backend: :class:`macetutor.backends.Backend`.
     """
     senders, receivers, shifts, unit_shifts = neighbor_list(
-        positions, radial.r_max, cell=cell, pbc=pbc, method=backend.neighbor_search
-    )
+        np.real(positions),
+        radial.r_max,
+        cell=None if cell is None else np.real(cell),
+        pbc=pbc,
+        method=backend.neighbor_search,
+    )  # the edges come from the real positions; complex ones (a complex-step perturbation) only move them
+    if np.iscomplexobj(positions) or np.iscomplexobj(cell):
+        shifts = unit_shifts @ np.asarray(cell) if cell is not None else shifts.astype(complex)
     vectors = positions[receivers] - positions[senders] + shifts  # (n_edges, 3): r_i - r_j, centre minus neighbour
     lengths = np.sqrt(np.sum(vectors * vectors, axis=1))  # (n_edges,)
     D = (l_max + 1) ** 2
@@ -69,9 +82,10 @@ def build_graph(
         Y, dY = backend.spherical_harmonics_with_gradient(list(range(l_max + 1)), vectors)  # (n_edges, D), (.., 3)
         b, db, f, df = backend.radial_features(radial, lengths, numbers[senders], numbers[receivers])
     else:
-        Y, dY = np.zeros((0, D)), np.zeros((0, D, 3))
-        b = db = np.zeros((0, radial.num_basis))
-        f = df = None if radial.apply_cutoff else np.zeros(0)
+        dtype = vectors.dtype
+        Y, dY = np.zeros((0, D), dtype), np.zeros((0, D, 3), dtype)
+        b = db = np.zeros((0, radial.num_basis), dtype)
+        f = df = None if radial.apply_cutoff else np.zeros(0, dtype)
     return Graph(
         element_index=element_index,
         numbers=numbers,
@@ -106,3 +120,39 @@ def edge_features_vjp(grad_Y, grad_radial_basis, graph: Graph, grad_envelope=Non
     if grad_lengths is not None:
         grad_r = grad_r + grad_lengths
     return grad_r[:, None] * graph.vectors / graph.lengths[:, None] + np.einsum("eb,ebx->ex", grad_Y, graph.dY)
+
+
+def concatenate_graphs(graphs: list[Graph]) -> tuple[Graph, np.ndarray, np.ndarray]:
+    """Several structures as one disjoint graph (mace-torch's batch): atoms and edges side by side, the edges' atom
+    indices shifted by the atoms before them (receivers stay sorted). Returns (the graph, the structure of each atom
+    (n_atoms,), the structure of each edge (n_edges,))."""
+    offsets = np.cumsum([0] + [g.n_atoms for g in graphs])
+
+    def joined(name, shift=False):
+        parts = [getattr(g, name) for g in graphs]
+        if parts[0] is None:
+            return None
+        if shift:
+            parts = [p + offset for p, offset in zip(parts, offsets, strict=False)]
+        return np.concatenate(parts)
+
+    graph = Graph(
+        element_index=joined("element_index"),
+        numbers=joined("numbers"),
+        head=joined("head"),
+        senders=joined("senders", shift=True),
+        receivers=joined("receivers", shift=True),
+        shifts=joined("shifts"),
+        unit_shifts=joined("unit_shifts"),
+        vectors=joined("vectors"),
+        lengths=joined("lengths"),
+        Y=joined("Y"),
+        radial_basis=joined("radial_basis"),
+        envelope=joined("envelope"),
+        dY=joined("dY"),
+        radial_basis_dr=joined("radial_basis_dr"),
+        envelope_dr=joined("envelope_dr"),
+    )
+    atom_structure = np.repeat(np.arange(len(graphs)), [g.n_atoms for g in graphs])  # (n_atoms,)
+    edge_structure = np.repeat(np.arange(len(graphs)), [len(g.senders) for g in graphs])  # (n_edges,)
+    return graph, atom_structure, edge_structure

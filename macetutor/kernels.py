@@ -38,6 +38,7 @@ __all__ = [
     "edge_tensor_product_sum_vjp",
     "product_basis_and_message",
     "product_basis_and_message_vjp",
+    "product_basis_and_message_weight_grads",
     "symmetric_terms",
     "cell_list_pairs",
 ]
@@ -140,6 +141,23 @@ def product_basis_and_message_vjp_kernel(A, element_index, factors, M_of, folded
                         if zeta != xi:
                             rest *= A[i, k, factors[s, zeta]]
                     grad_A[i, k, factors[s, xi]] += rest
+
+
+@njit_parallel
+def product_basis_and_message_weight_grads_kernel(A, element_index, factors, M_of, grad_out, grad_folded):
+    """grad_folded[z, s, k] += sum_{i: z_i = z} prod_xi A[i, k, factors[s, xi]] grad_out[i, k, M_s]  (parallel over
+    the terms s: each thread owns its rows of grad_folded)."""
+    n_atoms, K, _ = A.shape
+    n_terms, nu = factors.shape
+    for s in numba.prange(n_terms):
+        M = M_of[s]
+        for i in range(n_atoms):
+            z = element_index[i]
+            for k in range(K):
+                product = grad_out[i, k, M]
+                for xi in range(nu):
+                    product *= A[i, k, factors[s, xi]]
+                grad_folded[z, s, k] += product
 
 
 def product_basis_and_message(A: np.ndarray, element_index: np.ndarray, products) -> tuple[np.ndarray, None]:
@@ -465,3 +483,23 @@ def cell_list_pairs(points, image_points, radius):
                                 e += 1
         total = e
     return out_i, out_j
+
+
+def product_basis_and_message_weight_grads(grad_m, A, element_index, products, B=None) -> tuple:
+    """Replaces :func:`macetutor.product.product_basis_and_message_weight_grads` (B is not needed): the gradient of
+    the folded weights, then dE/dW[z, q, k] = sum_s values[s, q] dE/dU~[z, s, k]."""
+    A = np.ascontiguousarray(A)
+    grads = []
+    for product, block in zip(products, offsets([p.irrep for p in products]), strict=True):
+        grad_m_L = np.ascontiguousarray(grad_m[:, :, block])  # (n_atoms, K, 2L+1)
+        by_nu = []
+        for U, W in zip(product.U, product.W, strict=True):
+            factors, M_of, values = symmetric_terms(U)
+            grad_W = np.zeros(W.shape, dtype=np.result_type(grad_m, A))  # (n_elements, n_paths, K)
+            if len(M_of):
+                grad_folded = np.zeros((W.shape[0], len(M_of), W.shape[2]), dtype=grad_W.dtype)  # (n_el, n_terms, K)
+                product_basis_and_message_weight_grads_kernel(A, element_index, factors, M_of, grad_m_L, grad_folded)
+                grad_W = np.einsum("sq,zsk->zqk", values, grad_folded)
+            by_nu.append(grad_W)
+        grads.append(tuple(by_nu))
+    return tuple(grads)

@@ -12,13 +12,20 @@ eq. 8 and the product basis of eqs. 10-11): the NumPy specification or the numba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from macetutor.basis import AtomicBasis, atomic_basis, atomic_basis_vjp
+from macetutor.basis import (
+    AtomicBasis,
+    atomic_basis,
+    atomic_basis_vjp,
+    linear_weight_grads,
+    self_connection_weight_grads,
+)
 from macetutor.nonlinear import nonlinear_atomic_basis, nonlinear_atomic_basis_vjp
-from macetutor.readout import readout, readout_vjp, update, update_vjp
+from macetutor.parameters import ProductWeights
+from macetutor.readout import readout, readout_vjp, readout_weight_grads, update, update_vjp
 
 __all__ = ["LayerValues", "interaction_layer", "interaction_layer_vjp"]
 
@@ -74,18 +81,41 @@ def interaction_layer(h: np.ndarray, graph, w, s, config, backend) -> tuple[Laye
     return values, _Saved(basis, readout_pre)
 
 
-def interaction_layer_vjp(grad_E_t, grad_h_new, values: LayerValues, saved: _Saved, graph, w, s, config, backend):
+def interaction_layer_vjp(
+    grad_E_t, grad_h_new, values: LayerValues, saved: _Saved, graph, w, s, config, backend, weights: bool = False
+):
     """The reverse of :func:`interaction_layer`: from dE/dE_i^(t) (n,) and dE/dh^(t+1) (what the later layers sent
     back) to dE/dh^(t), dE/dY, dE/d(radial basis) and dE/d(envelope) (None unless it is kept apart) of this layer.
+
+    ``weights=True`` (training) adds a fifth value: dE/dW of every learnable weight of the layer, as a
+    :class:`macetutor.parameters.LayerWeights` whose arrays are the gradients (constants C and U are the layer's own).
+    Each weight's gradient is the contraction of its block's input with the cotangent of its block's output, written
+    beside the block (``*_weight_grads``).
     """
     z = graph.element_index
     grad_h_new = grad_h_new + readout_vjp(
         grad_E_t, saved.readout_pre, w.readout, config.readout_activation_constant, graph.head, values.h.shape
     )  # eq. (13)
     grad_m, grad_h_self = update_vjp(grad_h_new, z, w, s)  # eq. (12)
-    grad_A = backend.product_basis_and_message_vjp(grad_m, values.A, _product_elements(z, s), w.products)
+    z_product = _product_elements(z, s)
+    grad_A = backend.product_basis_and_message_vjp(grad_m, values.A, z_product, w.products)
     basis_vjp = nonlinear_atomic_basis_vjp if s.nonlinear else atomic_basis_vjp
-    grad_h, grad_Y, grad_radial, grad_envelope = basis_vjp(grad_A, saved.basis, graph, w, s, config, backend)
+    grad_h, grad_Y, grad_radial, grad_envelope, grads = basis_vjp(
+        grad_A, saved.basis, graph, w, s, config, backend, h=values.h_in if weights else None
+    )
     if grad_h_self is not None:
         grad_h = grad_h + grad_h_self
-    return grad_h, grad_Y, grad_radial, grad_envelope
+    if not weights:
+        return grad_h, grad_Y, grad_radial, grad_envelope
+    c = config.readout_activation_constant
+    grads["readout"] = readout_weight_grads(grad_E_t, values.h, saved.readout_pre, w.readout, c, graph.head)
+    grads["W_update"] = linear_weight_grads(grad_h_new, values.message, s.irreps_out, w.W_update)  # eq. (12)
+    if s.residual:  # eq. (12)'s W_{z_i} h^(t)
+        grads["W_self"] = self_connection_weight_grads(grad_h_new, values.h_in, s.irreps_in, s.irreps_out, z, w.W_self)
+    product_grads = backend.product_basis_and_message_weight_grads(
+        grad_m, values.A, z_product, w.products, values.B
+    )  # eq. (11)
+    grads["products"] = tuple(
+        ProductWeights(p.irrep, p.U, tuple(g)) for p, g in zip(w.products, product_grads, strict=True)
+    )
+    return grad_h, grad_Y, grad_radial, grad_envelope, replace(w, **grads)

@@ -25,11 +25,11 @@ import numpy as np
 
 from macetutor._version import __version__
 from macetutor.backends import get_backend
-from macetutor.basis import joint_embedding, node_embedding
+from macetutor.basis import joint_embedding, joint_embedding_weight_grads, node_embedding, node_embedding_weight_grads
 from macetutor.cg import clebsch_gordan, generalized_clebsch_gordan
 from macetutor.config import LayerShapes, MACEConfig, layer_shapes
 from macetutor.forces import forces_virial_stress
-from macetutor.graph import Graph, build_graph, edge_features_vjp
+from macetutor.graph import Graph, build_graph, edge_features_vjp, segment_sum
 from macetutor.layer import LayerValues, interaction_layer, interaction_layer_vjp
 from macetutor.pair import ZBL, zbl_edge_energies
 from macetutor.parameters import Weights, parameter_shapes
@@ -46,7 +46,7 @@ FILE_VERSION = 1
 class Evaluation:
     """What :meth:`MACE.evaluate` returns. Energies in eV; arrays in macetutor's layout (see ``macetutor.irreps``)."""
 
-    energy: float  # total energy E = sum_i E0_{z_i} + sum_i E_i^int
+    energy: float  # total energy E = sum_i E0_{z_i} + sum_i E_i^int (complex for complex positions)
     interaction_energy: float  # sum_i E_i^int
     node_energies: np.ndarray  # (n_atoms,): E0_{z_i} + E_i^int (as mace-torch's "node_energy")
     node_interaction_energies: np.ndarray  # (n_atoms,): E_i^int = scale sum_t E_i^(t) + shift
@@ -299,8 +299,8 @@ class MACE:
             h = values.h
         E_i, E_int = self.site_energies(graph, layers)  # (n_atoms,) each
         result = Evaluation(
-            energy=float(np.sum(E_i)),
-            interaction_energy=float(np.sum(E_int)),
+            energy=_scalar(np.sum(E_i)),
+            interaction_energy=_scalar(np.sum(E_int)),
             node_energies=E_i,
             node_interaction_energies=E_int,
             graph=graph,
@@ -315,7 +315,8 @@ class MACE:
 
     def graph(self, positions, numbers, cell, pbc, head, backend, derivatives: bool) -> Graph:
         """The checked input as a :class:`macetutor.graph.Graph`: element indices, the head of every atom, edges."""
-        positions = np.asarray(positions, dtype=np.float64)
+        positions = np.asarray(positions)
+        positions = positions if np.iscomplexobj(positions) else positions.astype(np.float64)  # (complex step)
         z = self.element_index(numbers)
         if positions.ndim != 2 or positions.shape[1] != 3 or len(positions) != len(z):
             raise ValueError(f"positions must have shape (n_atoms, 3) = ({len(z)}, 3), got {positions.shape}")
@@ -358,22 +359,29 @@ class MACE:
         V_e, dV_e = zbl_edge_energies(
             graph.lengths, graph.numbers[graph.senders], graph.numbers[graph.receivers], self.zbl
         )
-        return np.bincount(graph.receivers, weights=V_e, minlength=graph.n_atoms), dV_e
+        return segment_sum(V_e, graph.receivers, graph.n_atoms), dV_e
 
-    def reverse_pass(self, grad_E_int, layers: list[LayerValues], saved: list, graph: Graph, backend) -> np.ndarray:
+    def reverse_pass(
+        self, grad_E_int, layers: list[LayerValues], saved: list, graph: Graph, backend, weights: bool = False, h0=None
+    ):
         """dE/dv_e (n_edges, 3) for every edge vector, by the layers' hand-written VJPs, from the last layer down.
 
         ``grad_E_int`` (n_atoms,) is the adjoint of the interaction energy of each atom (ones for the forces of
         E = sum_i E_i). Each layer's E^(t) and the pair energy enter E_i^int with the factor ``scale``; the adjoint of
         h^(t+1) collects the readout of layer t and the uses of h^(t+1) in layer t+1; the adjoints of Y and of the
         radial features collect every layer, and finally turn into dE/dv_e (:func:`macetutor.graph.edge_features_vjp`).
+
+        ``weights=True`` (training) also returns the gradient of sum_i grad_E_int_i E_i with respect to every learnable
+        weight, as a :class:`macetutor.parameters.Weights` of gradients (E0's is the adjoint summed per element; the
+        embedding of per-structure features needs their values: pass ``h0`` = (features,) for such models).
         """
         grad_Y, grad_radial = np.zeros_like(graph.Y), np.zeros_like(graph.radial_basis)
         grad_envelope = None if graph.envelope is None else np.zeros_like(graph.envelope)
         grad_h = np.zeros_like(layers[-1].h)  # dE/dh^(T): nothing reads the last layer's features but its readout
         grad_E_t = self._per_atom(self.config.scale, graph.head) * grad_E_int  # dE/dE_i^(t), the same for every t
+        layer_grads = [None] * self.config.num_interactions
         for t in reversed(range(self.config.num_interactions)):
-            grad_h, grad_Y_t, grad_radial_t, grad_envelope_t = interaction_layer_vjp(
+            grad_h, grad_Y_t, grad_radial_t, grad_envelope_t, *grads_t = interaction_layer_vjp(
                 grad_E_t,
                 grad_h,
                 layers[t],
@@ -383,14 +391,46 @@ class MACE:
                 self.shapes[t],
                 self.config,
                 backend,
+                weights=weights,
             )
             grad_Y += grad_Y_t
             grad_radial += grad_radial_t
             if grad_envelope_t is not None:
                 grad_envelope += grad_envelope_t
+            if weights:
+                layer_grads[t] = grads_t[0]
         _, dV_e = self.pair_energies(graph)  # V_i = sum_{e into i} V_e
         grad_lengths = None if dV_e is None else grad_E_t[graph.receivers] * dV_e  # (n_edges,)
-        return edge_features_vjp(grad_Y, grad_radial, graph, grad_envelope, grad_lengths)
+        grad_vectors = None  # (a graph built without derivatives serves the weights' gradients only)
+        if graph.dY is not None:
+            grad_vectors = edge_features_vjp(grad_Y, grad_radial, graph, grad_envelope, grad_lengths)
+        if not weights:
+            return grad_vectors
+        return grad_vectors, self._initial_weight_grads(grad_h, grad_E_int, graph, layer_grads, h0)
+
+    def _initial_weight_grads(self, grad_h0, grad_E_i, graph: Graph, layer_grads: list, features) -> Weights:
+        """The gradients of the weights before the first layer (embeddings, E0), with the layers' gradients."""
+        w, z = self.weights, graph.element_index
+        grad_E0 = np.zeros(w.E0.shape, dtype=grad_E_i.dtype)  # E_i = E0_{z_i} (+ per head) + E_i^int
+        np.add.at(grad_E0, z if w.E0.ndim == 1 else (graph.head, z), grad_E_i)
+        joint = {}
+        joint_project = None
+        if self.config.embedding_specs:
+            joint, joint_project = joint_embedding_weight_grads(
+                np.sum(grad_h0[:, :, 0], axis=0), features, self.config.embedding_specs, w.joint, w.joint_project
+            )
+        return Weights(
+            embedding=node_embedding_weight_grads(grad_h0, z, w.embedding),
+            joint=joint,
+            joint_project=joint_project,
+            E0=grad_E0,
+            layers=tuple(layer_grads),
+        )
+
+
+def _scalar(value):
+    """A Python float, or a complex for complex positions (the complex step of macetutor.training)."""
+    return complex(value) if np.iscomplexobj(value) else float(value)
 
 
 def _read_only(value) -> np.ndarray:

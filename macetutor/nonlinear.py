@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from macetutor.basis import linear, linear_vjp
+from macetutor.basis import channel_contraction, linear, linear_vjp, linear_weight_grads, mix_channels
+from macetutor.graph import segment_sum
 from macetutor.irreps import offsets
 from macetutor.radial import sigmoid, silu, silu_derivative
 
@@ -71,15 +72,24 @@ def layer_norm_mlp(x: np.ndarray, W: tuple, bias: tuple, norm: tuple):
     return x, saved
 
 
-def layer_norm_mlp_vjp(grad_out: np.ndarray, saved: list, W: tuple, norm: tuple) -> np.ndarray:
-    """VJP of :func:`layer_norm_mlp` with respect to its input x."""
+def layer_norm_mlp_vjp(grad_out: np.ndarray, saved: list, W: tuple, norm: tuple, x=None):
+    """VJP of :func:`layer_norm_mlp`: (dE/dx, the weights' gradients or None). With the MLP's input ``x`` the
+    gradients of every W_k, b_k, gamma_k and beta_k are returned too: ((dW_k), (db_k), ((dgamma_k, dbeta_k)))."""
+    inputs = None if x is None else [x] + [silu(y) for _, _, y in saved]  # the input of every layer
+    grads_W, grads_b, grads_norm = [None] * len(W), [None] * len(W), [None] * len(norm)
     g = grad_out  # (n, h_L)
     for k in range(len(W) - 1, -1, -1):
+        if inputs is not None:
+            grads_W[k], grads_b[k] = inputs[k].T @ g, np.sum(g, axis=0)  # (h_{k-1}, h_k), (h_k,)
         g = g @ W[k].T  # (n, h_{k-1})
         if k > 0:
             x_hat, sigma, y = saved[k - 1]
-            g = layer_norm_vjp(g * silu_derivative(y), x_hat, sigma, norm[k - 1][0])
-    return g
+            g_y = g * silu_derivative(y)  # dE/d(LayerNorm output)
+            if inputs is not None:
+                grads_norm[k - 1] = (np.sum(g_y * x_hat, axis=0), np.sum(g_y, axis=0))
+            g = layer_norm_vjp(g_y, x_hat, sigma, norm[k - 1][0])
+    weights = None if inputs is None else (tuple(grads_W), tuple(grads_b), tuple(grads_norm))
+    return g, weights
 
 
 def gate(blocks: list, irreps: list, K: int, c_scalars: float, c_gates: float):
@@ -126,6 +136,8 @@ class NonLinearBasis(NamedTuple):
     density_saved: list
     density_out: np.ndarray  # (n_edges,): MLP_LN'(x_ij)
     divisor: np.ndarray  # (n_atoms,): beta rho_i + alpha
+    rho: np.ndarray  # (n_atoms,): the edge density summed over neighbours
+    Phi: list  # (n_atoms, K_edge, 2l3+1) per path: the neighbour sums
     blocks: list  # the gate's input blocks X_i
     gates: np.ndarray  # (n_atoms, G K): c' sigmoid of the gates
     gate_out: np.ndarray  # (n_atoms, K, dim_A): Gate(X)
@@ -137,7 +149,7 @@ def _mix(Phi: list, paths: list, irreps_gate: list, W: tuple) -> list:
     for irrep in irreps_gate:
         into = [(Phi_k, W_k) for path, Phi_k, W_k in zip(paths, Phi, W, strict=True) if path.irrep == irrep]
         norm = np.sqrt(sum(W_k.shape[0] for _, W_k in into))
-        blocks.append(sum(W_k.T @ Phi_k for Phi_k, W_k in into) / norm)  # (n, mul_b, 2l+1)
+        blocks.append(sum(mix_channels(W_k, Phi_k) for Phi_k, W_k in into) / norm)  # (n, mul_b, 2l+1)
     return blocks
 
 
@@ -146,7 +158,7 @@ def _residual_blocks(h_up: np.ndarray, irreps_edge: list, irreps_gate: list, W_r
     slices = dict(zip(irreps_edge, offsets(irreps_edge), strict=True))
     shared = [irrep for irrep in irreps_gate if irrep in slices]
     out = {
-        irrep: W.T @ h_up[:, :, slices[irrep]] / np.sqrt(W.shape[0])  # "uw,ium->iwm"
+        irrep: mix_channels(W, h_up[:, :, slices[irrep]]) / np.sqrt(W.shape[0])  # "uw,ium->iwm"
         for irrep, W in zip(shared, W_res, strict=True)
     }
     return [out.get(irrep) for irrep in irreps_gate]
@@ -172,7 +184,7 @@ def nonlinear_atomic_basis(h: np.ndarray, graph, w, s, config, backend) -> NonLi
     rho_e = np.tanh(density_out[:, 0] ** 2)  # (n_edges,)
     if graph.envelope is not None:
         rho_e = rho_e * graph.envelope
-    rho = np.bincount(graph.receivers, weights=rho_e, minlength=n_atoms)  # (n_atoms,)
+    rho = segment_sum(rho_e, graph.receivers, n_atoms)  # (n_atoms,)
     divisor = w.beta * rho + w.alpha  # (n_atoms,)
     Phi = backend.edge_tensor_product_sum(h_up, graph.Y, R, graph.senders, graph.receivers, n_atoms, s, w.C)
     blocks = _mix(Phi, s.paths, s.irreps_A, w.W_paths)  # the gate's input, block by block
@@ -181,30 +193,35 @@ def nonlinear_atomic_basis(h: np.ndarray, graph, w, s, config, backend) -> NonLi
     gate_out, gates = gate(blocks, s.irreps_A, K, config.radial_activation_constant, config.gate_activation_constant)
     A = linear(gate_out, s.irreps_A, w.W_out)  # (n_atoms, K, dim_A)
     return NonLinearBasis(
-        A, h_up, R, R_mlp, x_edge, radial_saved, density_saved, density_out[:, 0], divisor, blocks, gates, gate_out
+        A,
+        h_up,
+        R,
+        R_mlp,
+        x_edge,
+        radial_saved,
+        density_saved,
+        density_out[:, 0],
+        divisor,
+        rho,
+        Phi,
+        blocks,
+        gates,
+        gate_out,
     )
 
 
-def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, config, backend):
-    """VJP of :func:`nonlinear_atomic_basis`: (dE/dh, dE/dY, dE/d(radial basis), dE/d(envelope) or None)."""
+def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, config, backend, h=None):
+    """VJP of :func:`nonlinear_atomic_basis`: (dE/dh, dE/dY, dE/d(radial basis), dE/d(envelope) or None, the weights'
+    gradients {field of LayerWeights: ...} or None: they need the layer's input ``h``)."""
     K, N = s.channels, graph.radial_basis.shape[1]
+    grads = None if h is None else {}
+    if h is not None:
+        grads["W_out"] = linear_weight_grads(grad_A, values.gate_out, s.irreps_A, w.W_out)
     grad_gate_out = linear_vjp(grad_A, s.irreps_A, w.W_out)  # (n_atoms, K, dim_A)
-    grad_blocks = gate_vjp(
-        grad_gate_out,
-        values.blocks,
-        values.gates,
-        s.irreps_A,
-        K,
-        config.radial_activation_constant,
-        config.gate_activation_constant,
-    )
+    c_s, c_g = config.radial_activation_constant, config.gate_activation_constant
+    grad_blocks = gate_vjp(grad_gate_out, values.blocks, values.gates, s.irreps_A, K, c_s, c_g)
     d = values.divisor[:, None, None]  # (n_atoms, 1, 1)
-    # X_b = mix_b / d + res_b: the residual, the mixing and the divisor
-    slices = dict(zip(s.irreps_edge, offsets(s.irreps_edge), strict=True))
-    grad_h_up = np.zeros(values.h_up.shape, dtype=grad_A.dtype)  # (n_atoms, K_edge, dim_edge)
-    shared = [(irrep, g) for irrep, g in zip(s.irreps_A, grad_blocks, strict=True) if irrep in slices]
-    for (irrep, g), W in zip(shared, w.W_res, strict=True):
-        grad_h_up[:, :, slices[irrep]] += W @ g / np.sqrt(W.shape[0])  # "uw,iwm->ium"
+    grad_h_up, grad_W_res = _residual_vjp(grad_blocks, values.h_up, s, w.W_res, with_weights=h is not None)
     residual = _residual_blocks(values.h_up, s.irreps_edge, s.irreps_A, w.W_res)
     grad_divisor = (
         -sum(
@@ -212,12 +229,14 @@ def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, conf
             for g, X, r in zip(grad_blocks, values.blocks, residual, strict=True)
         )
         / values.divisor
-    )  # (n_atoms,): d(mix / d)/dd = -(mix / d) / d
-    grad_Phi = []
-    for path, W_k in zip(s.paths, w.W_paths, strict=True):
+    )  # (n_atoms,): X = mix / d + res, d(mix / d)/dd = -(mix / d) / d
+    grad_Phi, grad_W_paths = [], []
+    for path, W_k, Phi_k in zip(s.paths, w.W_paths, values.Phi, strict=True):
         b = list(s.irreps_A).index(path.irrep)
-        n_into = sum(1 for other in s.paths if other.irrep == path.irrep)
-        grad_Phi.append(W_k @ (grad_blocks[b] / d) / np.sqrt(W_k.shape[0] * n_into))  # "uw,iwm->ium"
+        norm = np.sqrt(W_k.shape[0] * sum(1 for other in s.paths if other.irrep == path.irrep))
+        grad_Phi.append(mix_channels(W_k.T, grad_blocks[b] / d) / norm)  # "uw,iwm->ium"
+        if h is not None:
+            grad_W_paths.append(channel_contraction(Phi_k, grad_blocks[b] / d) / norm)
     grad_h_tp, grad_Y, grad_R = backend.edge_tensor_product_sum_vjp(
         grad_Phi, values.h_up, graph.Y, values.R, graph.senders, graph.receivers, s, w.C
     )
@@ -227,7 +246,8 @@ def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, conf
         grad_envelope = np.sum(grad_R * values.R_mlp, axis=(1, 2))  # (n_edges,)
         grad_R = grad_R * graph.envelope[:, None, None]
     grad_R = grad_R.reshape(len(grad_R), grad_R.shape[1] * grad_R.shape[2])  # (n_edges, n_paths K_edge)
-    grad_x = layer_norm_mlp_vjp(grad_R, values.radial_saved, w.radial, w.radial_norm)
+    x_in = None if h is None else values.x_edge
+    grad_x, radial_grads = layer_norm_mlp_vjp(grad_R, values.radial_saved, w.radial, w.radial_norm, x=x_in)
     # the density: divisor = beta rho_i + alpha, rho_i = sum_j tanh(o_ij^2) [f_ij]
     grad_rho_e = (w.beta * grad_divisor)[graph.receivers]  # (n_edges,)
     t = np.tanh(values.density_out**2)  # (n_edges,)
@@ -235,6 +255,32 @@ def nonlinear_atomic_basis_vjp(grad_A, values: NonLinearBasis, graph, w, s, conf
         grad_envelope = grad_envelope + grad_rho_e * t
         grad_rho_e = grad_rho_e * graph.envelope
     grad_o = grad_rho_e * 2.0 * values.density_out * (1.0 - t * t)  # (n_edges,)
-    grad_x = grad_x + layer_norm_mlp_vjp(grad_o[:, None], values.density_saved, w.W_density, w.density_norm)
+    grad_x_density, density_grads = layer_norm_mlp_vjp(
+        grad_o[:, None], values.density_saved, w.W_density, w.density_norm, x=x_in
+    )
+    grad_x = grad_x + grad_x_density
+    if h is not None:
+        n_el = w.source_embedding.shape[0]
+        grads["radial"], grads["radial_bias"], grads["radial_norm"] = radial_grads
+        grads["W_density"], grads["density_bias"], grads["density_norm"] = density_grads
+        grads["W_paths"], grads["W_res"] = tuple(grad_W_paths), grad_W_res
+        grads["alpha"], grads["beta"] = np.sum(grad_divisor), np.sum(grad_divisor * values.rho)
+        z = graph.element_index
+        grads["source_embedding"] = segment_sum(grad_x[:, N : N + K], z[graph.senders], n_el) / np.sqrt(n_el)
+        grads["target_embedding"] = segment_sum(grad_x[:, N + K :], z[graph.receivers], n_el) / np.sqrt(n_el)
+        grads["W_up"] = linear_weight_grads(grad_h_up, h, s.irreps_in, w.W_up)
     grad_h = linear_vjp(grad_h_up, s.irreps_in, w.W_up)  # (n_atoms, K, dim_in)
-    return grad_h, grad_Y, grad_x[:, :N], grad_envelope
+    return grad_h, grad_Y, grad_x[:, :N], grad_envelope, grads
+
+
+def _residual_vjp(grad_blocks: list, h_up: np.ndarray, s, W_res: tuple, with_weights: bool):
+    """VJP of :func:`_residual_blocks`: (dE/dh~ through W_res, dE/dW_res or None)."""
+    slices = dict(zip(s.irreps_edge, offsets(s.irreps_edge), strict=True))
+    grad_h_up = np.zeros(h_up.shape, dtype=np.result_type(h_up, *grad_blocks))  # (n_atoms, K_edge, dim_edge)
+    shared = [(irrep, g) for irrep, g in zip(s.irreps_A, grad_blocks, strict=True) if irrep in slices]
+    grad_W = []
+    for (irrep, g), W in zip(shared, W_res, strict=True):
+        grad_h_up[:, :, slices[irrep]] += mix_channels(W.T, g) / np.sqrt(W.shape[0])  # "uw,iwm->ium"
+        if with_weights:
+            grad_W.append(channel_contraction(h_up[:, :, slices[irrep]], g) / np.sqrt(W.shape[0]))
+    return grad_h_up, (tuple(grad_W) if with_weights else None)

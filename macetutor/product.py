@@ -1,12 +1,18 @@
-"""The product basis B (MACE paper eq. 10) and the message m (eq. 11).
+r"""The product basis B (MACE paper eq. 10) and the message m (eq. 11).
 
 Index legend (docs/conventions.md): i atom, k channel, a b c d the flattened (l, m) index of the first to fourth
 factor A, q the coupling path (the paper's eta), M the m-index of the output irrep (L, p), z an element, xi the
 factor being differentiated and zeta the others.
 
-    B^{(nu)}_{i,k,q,LM} = sum_{a_1..a_nu} U^{(nu)}[M, a_1, ..., a_nu, q] A_{i,k,a_1} ... A_{i,k,a_nu}        (eq. 10)
+.. math::
 
-    m_{i,k,LM} = sum_{nu=1}^{nu_max} sum_q W^{(nu)}_{z_i, q, k} B^{(nu)}_{i,k,q,LM}                          (eq. 11)
+    B^{(\nu)}_{i,k,q,LM} = \sum_{a_1 \dots a_\nu} U^{(\nu)}[M, a_1, \dots, a_\nu, q]\,
+    A_{i,k,a_1} \cdots A_{i,k,a_\nu} \qquad \text{(eq. 10)}
+
+.. math::
+
+    m_{i,k,LM} = \sum_{\nu=1}^{\nu_{\max}} \sum_q W^{(\nu)}_{z_i, q, k}\, B^{(\nu)}_{i,k,q,LM}
+    \qquad \text{(eq. 11)}
 
 The products are taken channel by channel (the same k in every factor): MACE's "tensor-decomposed"
 weights, which keep the cost linear in the number of channels. mace-torch folds U and W together
@@ -27,6 +33,8 @@ __all__ = [
     "message_vjp",
     "product_basis_and_message",
     "product_basis_and_message_vjp",
+    "message_weight_grads",
+    "product_basis_and_message_weight_grads",
 ]
 
 # eq. (10), one einsum per correlation order nu
@@ -122,6 +130,17 @@ def message_vjp(grad_m: np.ndarray, W: dict, element_index: np.ndarray) -> dict:
     return {nu: np.einsum("iqk,ikM->ikqM", W_nu[element_index], grad_m) for nu, W_nu in W.items()}
 
 
+def message_weight_grads(grad_m: np.ndarray, B: dict, element_index: np.ndarray, n_elements: int) -> dict:
+    """dE/dW of :func:`message`: dE/dW^{(nu)}[z, q, k] = sum_{i: z_i = z} sum_M B^{(nu)}[i, k, q, M] dE/dm_{i,k,M}."""
+    grads = {}
+    for nu, B_nu in B.items():
+        per_atom = np.einsum("ikqM,ikM->iqk", B_nu, grad_m)  # (n_atoms, n_paths, K)
+        grad = np.zeros((n_elements,) + per_atom.shape[1:], dtype=per_atom.dtype)  # (n_elements, n_paths, K)
+        np.add.at(grad, element_index, per_atom)
+        grads[nu] = grad
+    return grads
+
+
 def product_basis_and_message(A: np.ndarray, element_index: np.ndarray, products) -> tuple[np.ndarray, dict]:
     """Eqs. (10) and (11) for every output irrep of the layer: B^{(nu)} for nu = 1..nu_max, then m.
 
@@ -145,3 +164,13 @@ def product_basis_and_message_vjp(grad_m: np.ndarray, A: np.ndarray, element_ind
         for nu, U in enumerate(p.U, start=1):
             grad_A += product_basis_vjp(grad_B[nu], A, U)  # eq. (10), product rule
     return grad_A
+
+
+def product_basis_and_message_weight_grads(grad_m, A, element_index, products, B) -> tuple:
+    """dE/dW^{(nu)} of every output irrep (:func:`message_weight_grads` on the stored B): ((dW^(1), .., dW^(nu_max))
+    per irrep of h^(t+1))."""
+    grads = []
+    for p, block in zip(products, offsets([p.irrep for p in products]), strict=True):
+        by_nu = message_weight_grads(grad_m[:, :, block], B[p.irrep], element_index, p.W[0].shape[0])
+        grads.append(tuple(by_nu[nu] for nu in range(1, len(p.W) + 1)))
+    return tuple(grads)

@@ -1,14 +1,20 @@
-"""The radial part of MACE: Bessel basis, polynomial cutoff envelope, and the radial MLP giving R(r_ij).
+r"""The radial part of MACE: Bessel basis, polynomial cutoff envelope, and the radial MLP giving R(r_ij).
 
 MACE paper (Batatia et al. 2022, arXiv:2206.07697), eq. (8): the learnable radial functions
 R^{(t)}_{k l1 l2 l3}(r_ij) are an MLP applied to a radial basis of the edge length. As in
 mace-torch (and NequIP, Batzner et al. 2022), the basis is
 
-    b_n(r) = sqrt(2 / r_max) * sin(n pi r / r_max) / r,          n = 1..N_bessel,
+.. math::
+
+    b_n(r) = \sqrt{\frac{2}{r_{\max}}}\, \frac{\sin(n \pi r / r_{\max})}{r},
+    \qquad n = 1, \dots, N_\text{bessel},
 
 multiplied by the smooth polynomial envelope of DimeNet (Gasteiger et al. 2020, eq. 8), with u = r/r_max:
 
-    f_p(u) = 1 - (p+1)(p+2)/2 u^p + p(p+2) u^(p+1) - p(p+1)/2 u^(p+2)   for u < 1, and 0 beyond,
+.. math::
+
+    f_p(u) = 1 - \frac{(p+1)(p+2)}{2} u^p + p(p+2)\, u^{p+1} - \frac{p(p+1)}{2} u^{p+2}
+    \quad (u < 1), \qquad f_p(u) = 0 \quad (u \ge 1),
 
 which goes to zero at r_max with its first and second derivatives. The MLP is e3nn's
 ``FullyConnectedNet``: no biases, weights normalised by the fan-in, and the activation SiLU rescaled
@@ -41,6 +47,7 @@ __all__ = [
     "radial_mlp",
     "radial_mlp_vjp",
     "sigmoid",
+    "matmul",
     "silu",
     "silu_derivative",
 ]
@@ -53,8 +60,23 @@ SILU_NORMALIZE2MOM = 1.6791767923989418
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """sigma(x) = 1 / (1 + e^-x), written as (1 + tanh(x/2)) / 2: no overflow for large |x|, real or complex."""
+    """sigma(x) = 1 / (1 + e^-x), written as (1 + tanh(x/2)) / 2: no overflow for large |x|.
+
+    Complex x is a complex-step perturbation a + i b with |b| ~ 1e-20 (macetutor.training): sigma(a + i b) =
+    sigma(a) + i b sigma'(a) + O(b^2), and the O(b^2) term (1e-40 relative) is below round-off, so the first-order
+    expansion is the exact value in float64 and much cheaper than a complex tanh.
+    """
+    if np.iscomplexobj(x):
+        s = 0.5 * (1.0 + np.tanh(0.5 * x.real))
+        return s + 1j * x.imag * s * (1.0 - s)
     return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """x @ W for a real W: a complex x (the complex step) as two real products, not one complex one (4x the work)."""
+    if np.iscomplexobj(x) and not np.iscomplexobj(W):
+        return (x.real @ W) + 1j * (x.imag @ W)
+    return x @ W
 
 
 def silu(x: np.ndarray) -> np.ndarray:
@@ -170,26 +192,30 @@ def radial_mlp(x: np.ndarray, weights: list[np.ndarray], activation_constant: fl
     """
     pre = []
     for k, W in enumerate(weights):
-        x = x @ W / np.sqrt(W.shape[0])  # (n_edges, h_k): fan-in normalisation
+        x = matmul(x, W) / np.sqrt(W.shape[0])  # (n_edges, h_k): fan-in normalisation
         if k < len(weights) - 1:
             pre.append(x)
             x = activation_constant * silu(x)  # (n_edges, h_k)
     return x, pre
 
 
-def radial_mlp_vjp(grad_R: np.ndarray, pre: list, weights: list, activation_constant: float = SILU_NORMALIZE2MOM):
-    """Vector-Jacobian product of :func:`radial_mlp`: given dE/dR, return dE/dx (its input).
+def radial_mlp_vjp(grad_R, pre: list, weights: list, activation_constant: float = SILU_NORMALIZE2MOM, x=None):
+    """Vector-Jacobian product of :func:`radial_mlp`: given dE/dR, return (dE/dx, dE/dW_1..dE/dW_L or None).
 
-    Layer by layer in reverse: through z = x W / sqrt(h_in) the gradient is g W^T / sqrt(h_in); through
-    x = c silu(z) it is multiplied by c silu'(z).
+    Layer by layer in reverse: through z = x_in W / sqrt(h_in) the gradient is g W^T / sqrt(h_in) for the input and
+    x_in^T g / sqrt(h_in) for W; through x = c silu(z) it is multiplied by c silu'(z). The weight gradients need the
+    MLP's input ``x`` (its hidden activations are recomputed from the pre-activations); without it they are skipped.
     """
-    g = grad_R  # (n_edges, h_L)
+    inputs = None if x is None else [x] + [activation_constant * silu(z) for z in pre]  # the input of every layer
+    g, grad_weights = grad_R, [None] * len(weights)  # g: (n_edges, h_L)
     for k in range(len(weights) - 1, -1, -1):
         W = weights[k]
-        g = g @ W.T / np.sqrt(W.shape[0])  # (n_edges, h_{k-1})
+        if inputs is not None:
+            grad_weights[k] = inputs[k].T @ g / np.sqrt(W.shape[0])  # (h_{k-1}, h_k)
+        g = matmul(g, W.T) / np.sqrt(W.shape[0])  # (n_edges, h_{k-1})
         if k > 0:
             g = g * activation_constant * silu_derivative(pre[k - 1])
-    return g
+    return g, (None if inputs is None else tuple(grad_weights))
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,11 +1,20 @@
-"""The update (MACE paper eq. 12), the readouts (eq. 13) and the energy, each with its vector-Jacobian product.
+r"""The update (MACE paper eq. 12), the readouts (eq. 13) and the energy, each with its vector-Jacobian product.
 
-    h^{(t+1)}_{i,kLM} = sum_k' W_{kL,k'} m_{i,k'LM} + sum_k' W_{z_i kL,k'} h^{(t)}_{i,k'LM}          (eq. 12)
+.. math::
 
-    E_i^{(t)} = sum_k W_k h^{(t+1)}_{i,k00}                       for t < T-1 (linear readout)    (eq. 13)
-    E_i^{(T-1)} = MLP(h^{(T)}_{i,:,00})                           for the last layer (one hidden SiLU layer)
+    h^{(t+1)}_{i,kLM} = \sum_{k'} W_{kL,k'}\, m_{i,k'LM} + \sum_{k'} W_{z_i kL,k'}\, h^{(t)}_{i,k'LM}
+    \qquad \text{(eq. 12)}
 
-    E = sum_i E0_{z_i} + sum_i E_i^int,   E_i^int = scale (V_i + sum_t E_i^{(t)}) + shift          (site energies)
+.. math::
+
+    E_i^{(t)} = \sum_k W_k\, h^{(t+1)}_{i,k00} \quad (t < T-1,\ \text{linear}) \qquad \text{(eq. 13)}
+
+    E_i^{(T-1)} = \mathrm{MLP}\big(h^{(T)}_{i,:,00}\big) \quad \text{(the last layer: one hidden SiLU layer)}
+
+.. math::
+
+    E = \sum_i E^0_{z_i} + \sum_i E_i^\text{int}, \qquad
+    E_i^\text{int} = \text{scale}\,\Big(V_i + \sum_t E_i^{(t)}\Big) + \text{shift}
 
 The self-connection W_z h^(t) of eq. (12) is present in residual layers only (mace-torch's default first layer
 is not residual). scale and shift are mace-torch's ScaleShiftMACE (1 and 0 for a plain MACE), V_i the optional ZBL
@@ -20,7 +29,7 @@ import numpy as np
 from macetutor.basis import linear, linear_vjp, self_connection, self_connection_vjp
 from macetutor.radial import silu, silu_derivative
 
-__all__ = ["update", "update_vjp", "readout", "readout_vjp", "site_energies"]
+__all__ = ["update", "update_vjp", "readout", "readout_vjp", "readout_weight_grads", "site_energies"]
 
 
 def update(m: np.ndarray, h: np.ndarray, element_index: np.ndarray, w, s) -> tuple[np.ndarray, np.ndarray | None]:
@@ -82,6 +91,20 @@ def readout_vjp(grad_E: np.ndarray, y, W: tuple, c: float, head: np.ndarray, sha
     grad_h = np.zeros(shape, dtype=np.result_type(grad_E, W[0]))  # (n, K, dim)
     grad_h[:, :, 0] = grad_y @ W[0].T / np.sqrt(W[0].shape[0])  # (n, K)
     return grad_h
+
+
+def readout_weight_grads(grad_E: np.ndarray, h: np.ndarray, y, W: tuple, c: float, head: np.ndarray) -> tuple:
+    """dE/dW of :func:`readout`: linear: x^T G / sqrt(K) with G the (n, H) cotangent placed in each atom's head column;
+    MLP: x^T dE/dy / sqrt(K) and (c silu(y) mask)^T G / sqrt(H w)."""
+    x, n = h[:, :, 0], len(grad_E)  # (n, K)
+    G = np.zeros((n, W[-1].shape[1]), dtype=np.result_type(grad_E, h))  # (n, H)
+    G[np.arange(n), head] = grad_E
+    if len(W) == 1:
+        return (x.T @ G / np.sqrt(W[0].shape[0]),)
+    mask = _head_mask(head, W[1].shape)  # (n, H w)
+    grad_W2 = (c * silu(y) * mask).T @ G / np.sqrt(W[1].shape[0])  # (H w, H)
+    grad_y = (G @ W[1].T / np.sqrt(W[1].shape[0])) * mask * c * silu_derivative(y)  # (n, H w)
+    return (x.T @ grad_y / np.sqrt(W[0].shape[0]), grad_W2)
 
 
 def site_energies(

@@ -72,11 +72,12 @@ def _as_degree_list(l) -> list[int]:
 
 
 def _as_vectors(x) -> np.ndarray:
-    """Check that ``x`` is a finite real array of shape (..., 3); return it as float64."""
+    """Check that ``x`` is a finite array of shape (..., 3); return it as float64 (or complex128: complex input, used
+    by the training's complex-step derivative, goes through every formula unchanged, none of which uses |x|)."""
     x = np.asarray(x)
-    if x.dtype.kind not in "iuf":
+    if x.dtype.kind not in "iufc":
         raise TypeError(f"x must be a real array of shape (..., 3), got dtype {x.dtype}")
-    x = x.astype(np.float64, copy=False)
+    x = x.astype(np.complex128 if x.dtype.kind == "c" else np.float64, copy=False)
     if x.ndim == 0 or x.shape[-1] != 3:
         raise ValueError(f"x must have shape (..., 3), got {x.shape}")
     if not np.all(np.isfinite(x)):
@@ -281,8 +282,8 @@ def _evaluate(l, x, normalize, normalization, with_gradient):
     _check_normalization(normalization)
     l_max = max(ls)
     if normalize:
-        r = np.linalg.norm(x, axis=-1, keepdims=True)  # (..., 1)
-        if np.any(r == 0.0):
+        r = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))  # (..., 1): |x|, written without abs (complex step)
+        if np.any(np.real(r) == 0.0):
             raise ValueError("x contains a zero-length vector, whose direction is undefined (normalize=True)")
         x_hat = x / r  # (..., 3)
     else:

@@ -29,3 +29,33 @@ def relative_residual(a, b):
 def random_unit_vectors(rng, n):
     x = rng.standard_normal((n, 3))
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+class ExecutedNotebooks:
+    """Each course notebook executed once per test session, from a clean kernel, saved as ``NN_name.ipynb`` in
+    ``directory`` (shared by the notebook tests and the course-site test, so nothing runs twice)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.seconds = {}  # notebook -> execution time
+
+    def get(self, source):
+        import time
+
+        import nbformat
+
+        from macetutor import course
+
+        target = self.directory / f"{source.stem}.ipynb"
+        if target.is_file():
+            return nbformat.read(target, as_version=4)
+        start = time.perf_counter()
+        notebook = course.execute_notebook(source)  # raises CourseBuildError, naming the cell, if a cell fails
+        self.seconds[source.stem] = time.perf_counter() - start
+        nbformat.write(notebook, target)
+        return notebook
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks(tmp_path_factory):
+    return ExecutedNotebooks(tmp_path_factory.mktemp("executed_notebooks"))

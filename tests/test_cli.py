@@ -170,3 +170,19 @@ def test_missing_optional_dependency_is_exit_5(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "mace", None)  # import mace -> ImportError
     assert cli.main(["verify", str(tmp_path / "m.model"), water]) == cli.EXIT_DEPENDENCY
     assert "needs the `verify` extra" in capsys.readouterr().err
+
+
+@pytest.mark.verify
+def test_verify_output_is_macetutors_own(cu_model_file, tmp_path):
+    """As a command in a fresh process: mace-torch's import-time notice ("cuequivariance ... not available") and
+    torch's warnings do not reach the user; the first line is macetutor's header."""
+    import sys
+
+    from ase.build import bulk
+
+    structure = write(tmp_path / "cu.extxyz", [bulk("Cu", "fcc", a=3.61)])
+    command = [sys.executable, "-m", "macetutor", "verify", str(cu_model_file / "Cu.model"), structure]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("macetutor verify:"), done.stdout[:300]
+    assert "cuequivariance" not in done.stdout + done.stderr

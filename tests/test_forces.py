@@ -49,7 +49,7 @@ def test_radial_blocks(rng):
 
     def vjp(x, g):
         _, pre = radial.radial_mlp(x, weights)
-        return radial.radial_mlp_vjp(g, pre, weights)
+        return radial.radial_mlp_vjp(g, pre, weights)[0]
 
     assert_derivative(lambda x: radial.radial_mlp(x, weights)[0], vjp, x)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-__all__ = ["InputFileError", "describe", "load_mace_torch_model", "read_frames"]
+__all__ = ["InputFileError", "describe", "load_mace_torch_model", "read_frames", "import_mace_quietly"]
 
 
 class InputFileError(ValueError):
@@ -75,7 +75,7 @@ def load_mace_torch_model(path):
         raise InputFileError(f"{path} is not a PyTorch model file (it looks like a {kind} file)")
     if kind == "truncated-zip":
         raise InputFileError(f"{path} is a truncated or damaged zip archive (a download cut short?)")
-    import mace  # noqa: F401  (sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD before e3nn loads its constants)
+    import_mace_quietly()
     import torch
 
     try:
@@ -111,3 +111,16 @@ def read_frames(path, index: str = ":"):
     if not frames:
         raise InputFileError(f"{path}: index {index!r} selects no frame")
     return frames
+
+
+def import_mace_quietly():
+    """``import mace`` without its import-time notice on stdout ("cuequivariance ... is not available"): the output of
+    ``macetutor verify`` is macetutor's own. (mace must be imported before e3nn: it sets
+    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD before e3nn loads its constants.)"""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        import mace
+        import mace.modules  # noqa: F401  (imports mace.tools.cg, which prints the notice)
+    return mace

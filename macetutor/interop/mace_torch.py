@@ -481,6 +481,7 @@ def random_mace_torch_model(
     *,
     r_max: float = 5.0,
     num_bessel: int = 8,
+    num_polynomial_cutoff: int = 5,
     radial_mlp=(64, 64, 64),
     mlp_irreps: str = "16x0e",
     residual_first: bool = False,
@@ -527,7 +528,7 @@ def random_mace_torch_model(
         kwargs = dict(
             r_max=r_max,
             num_bessel=num_bessel,
-            num_polynomial_cutoff=5,
+            num_polynomial_cutoff=num_polynomial_cutoff,
             max_ell=max_ell,
             interaction_cls=modules.interaction_classes[interaction],
             interaction_cls_first=modules.interaction_classes[interaction_first],

@@ -1,0 +1,232 @@
+"""The MACE paper's experiments in miniature: one recipe trained by macetutor and by mace-torch's ``mace_run_train``
+on the same data with the same hyper-parameters, and their test errors.
+
+Used by the experiment scripts (``figures/exp_*.py``), which write results files (JSON, with their provenance) and
+figures; notebooks and tests read those files and run small live versions. Labels are GFN2-xTB
+(:mod:`macetutor.datasets`), not the paper's DFT: the comparisons are of trends, not of values.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from macetutor._version import __version__
+
+__all__ = ["Recipe", "structures_from_atoms", "train_macetutor", "train_mace_torch", "test_errors", "provenance"]
+
+
+@dataclass
+class Recipe:
+    """The hyper-parameters both implementations train with (mace-torch's flag names)."""
+
+    num_channels: int = 16
+    max_L: int = 1
+    max_ell: int = 2
+    correlation: int = 3
+    num_interactions: int = 2
+    r_max: float = 5.0
+    num_radial_basis: int = 8
+    radial_MLP: tuple = (32, 32)
+    MLP_irreps: str = "16x0e"
+    batch_size: int = 5
+    max_num_epochs: int = 40
+    lr: float = 0.01
+    energy_weight: float = 1.0
+    forces_weight: float = 100.0
+    ema: bool = True
+    ema_decay: float = 0.99
+    seed: int = 123
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def hidden_irreps(self) -> str:
+        return "+".join(f"{self.num_channels}x{l}{'e' if l % 2 == 0 else 'o'}" for l in range(self.max_L + 1))
+
+
+def structures_from_atoms(frames) -> list:
+    """ASE frames with mace-torch's keys (REF_energy, REF_forces, REF_stress) as :class:`macetutor.training.Structure`."""
+    from macetutor.training import Structure
+
+    out = []
+    for atoms in frames:
+        periodic = bool(np.any(atoms.pbc))
+        out.append(
+            Structure(
+                atoms.get_positions(),
+                atoms.get_atomic_numbers(),
+                cell=np.array(atoms.get_cell()) if periodic else None,
+                pbc=tuple(bool(p) for p in atoms.pbc) if periodic else False,
+                energy=atoms.info.get("REF_energy"),
+                forces=atoms.arrays.get("REF_forces"),
+                stress=atoms.info.get("REF_stress"),
+            )
+        )
+    return out
+
+
+def _config(recipe: Recipe, train, E0: dict):
+    from macetutor import MACEConfig
+    from macetutor.trainer import average_num_neighbors, rms_forces
+
+    elements = tuple(sorted(E0))
+    return MACEConfig(
+        elements=elements,
+        hidden_irreps=recipe.hidden_irreps,
+        max_ell=recipe.max_ell,
+        correlation=(recipe.correlation,) * recipe.num_interactions,
+        r_max=recipe.r_max,
+        num_bessel=recipe.num_radial_basis,
+        radial_mlp=tuple(recipe.radial_MLP),
+        mlp_width=int(recipe.MLP_irreps.split("x")[0]),
+        avg_num_neighbors=average_num_neighbors(train, recipe.r_max),
+        atomic_energies=tuple(E0[z] for z in elements),
+        scale=rms_forces(train),
+        shift=0.0,
+    )
+
+
+def train_macetutor(recipe: Recipe, train, valid, E0: dict, directory) -> tuple:
+    """Train with macetutor's recipe (:mod:`macetutor.trainer`); returns (best model, wall time in s)."""
+    from macetutor import MACE
+    from macetutor.trainer import TrainingOptions
+    from macetutor.trainer import train as fit
+
+    options = TrainingOptions(
+        energy_weight=recipe.energy_weight,
+        forces_weight=recipe.forces_weight,
+        lr=recipe.lr,
+        batch_size=recipe.batch_size,
+        max_num_epochs=recipe.max_num_epochs,
+        ema=recipe.ema,
+        ema_decay=recipe.ema_decay,
+        seed=recipe.seed,
+    )
+    started = time.perf_counter()
+    model = MACE.init(_config(recipe, train, E0), seed=recipe.seed)
+    best = fit(model, train, valid, options, directory, progress=lambda *a, **k: None)
+    return best, time.perf_counter() - started
+
+
+def train_mace_torch(recipe: Recipe, train_frames, valid_frames, E0: dict, directory) -> tuple:
+    """Train the same recipe with mace-torch's own ``mace_run_train`` (float64, CPU); returns (the trained model
+    imported into macetutor, wall time in s). Needs the `verify` extra."""
+    import ase.io
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    ase.io.write(directory / "train.xyz", train_frames, format="extxyz")
+    ase.io.write(directory / "valid.xyz", valid_frames, format="extxyz")
+    command = [
+        str(Path(sys.executable).with_name("mace_run_train")),
+        "--name",
+        "run",
+        "--work_dir",
+        str(directory),
+        "--train_file",
+        str(directory / "train.xyz"),
+        "--valid_file",
+        str(directory / "valid.xyz"),
+        "--E0s",
+        str({int(z): float(e) for z, e in E0.items()}),
+        "--model",
+        "MACE",
+        "--num_channels",
+        str(recipe.num_channels),
+        "--max_L",
+        str(recipe.max_L),
+        "--max_ell",
+        str(recipe.max_ell),
+        "--correlation",
+        str(recipe.correlation),
+        "--num_interactions",
+        str(recipe.num_interactions),
+        "--r_max",
+        str(recipe.r_max),
+        "--num_radial_basis",
+        str(recipe.num_radial_basis),
+        "--radial_MLP",
+        str(list(recipe.radial_MLP)),
+        "--MLP_irreps",
+        recipe.MLP_irreps,
+        "--batch_size",
+        str(recipe.batch_size),
+        "--valid_batch_size",
+        str(recipe.batch_size),
+        "--max_num_epochs",
+        str(recipe.max_num_epochs),
+        "--lr",
+        str(recipe.lr),
+        "--energy_weight",
+        str(recipe.energy_weight),
+        "--forces_weight",
+        str(recipe.forces_weight),
+        "--seed",
+        str(recipe.seed),
+        "--default_dtype",
+        "float64",
+        "--device",
+        "cpu",
+        "--scaling",
+        "rms_forces_scaling",
+        "--loss",
+        "weighted",
+        "--error_table",
+        "PerAtomRMSE",
+    ]
+    if recipe.ema:
+        command += ["--ema", "--ema_decay", str(recipe.ema_decay)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=directory)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"mace_run_train failed:\n{done.stderr[-3000:]}")
+    import torch
+
+    from macetutor.interop.mace_torch import from_mace_torch
+
+    model = torch.load(directory / "run.model", map_location="cpu", weights_only=False)
+    return from_mace_torch(model.double()), seconds
+
+
+def test_errors(model, structures) -> dict:
+    """RMSE of the energy per atom (meV/atom) and of the force components (meV/Å) on ``structures``."""
+    from macetutor.trainer import errors
+
+    e = errors(model, structures, backend="numba")
+    return {"rmse_e_meV_per_atom": 1000 * e["rmse_e_per_atom"], "rmse_f_meV_per_A": 1000 * e["rmse_f"], "n": e["n"]}
+
+
+def provenance(recipe: Recipe, **more) -> dict:
+    """What produced a results file: versions, the recipe, the command line, the machine."""
+    versions = {"macetutor": __version__, "python": platform.python_version(), "numpy": np.__version__}
+    try:
+        import mace
+
+        versions["mace-torch"] = mace.__version__
+    except ImportError:
+        pass
+    return {
+        "versions": versions,
+        "recipe": asdict(recipe),
+        "command": " ".join(sys.argv),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+        "labels": "GFN2-xTB (tblite), not DFT",
+        **more,
+    }
+
+
+def write_results(path, results: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+        json.dump(results, f, indent=1, default=float)
+    Path(f.name).replace(path)
