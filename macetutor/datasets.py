@@ -122,7 +122,7 @@ class Recipe:
         return tuple(t.split for t in self.trajectories) + (("dihedral_scan",) if self.scan else ())
 
 
-# frames per split: {size: {split: frames}}
+# frames per split: {data set: {size: {split: frames}}}
 _FRAMES = {
     "ethanol-xtb": {
         "tiny": {"train": 3, "test": 2},
@@ -313,10 +313,10 @@ def _labelled(atoms, where: str, info: dict):
     frame.calc = None
     for key in ("momenta", "masses", "initial_magmoms", "initial_charges"):
         frame.arrays.pop(key, None)
-    frame.info = {"config_type": info.pop("config_type"), "REF_energy": energy}
+    frame.info = {"config_type": info["config_type"], "REF_energy": energy}
     if stress is not None:
         frame.info["REF_stress"] = stress
-    frame.info.update(info)
+    frame.info.update({key: value for key, value in info.items() if key != "config_type"})
     frame.arrays["REF_forces"] = forces
     return frame
 
