@@ -188,14 +188,16 @@ def radial_mlp(x: np.ndarray, weights: list[np.ndarray], activation_constant: fl
         x: (n_edges, h_0) radial basis times envelope.
         weights: [W_1 (h_0, h_1), ..., W_L (h_{L-1}, h_L)].
     Returns:
-        (R (n_edges, h_L), pre-activations [z_1, ..., z_{L-1}] for :func:`radial_mlp_vjp`).
+        (R (n_edges, h_L), [(z_k, sigma(z_k)) for the hidden layers k = 1..L-1]: the pre-activations and their
+        sigmoids, kept for :func:`radial_mlp_vjp`).
     """
     pre = []
     for k, W in enumerate(weights):
         x = matmul(x, W) / np.sqrt(W.shape[0])  # (n_edges, h_k): fan-in normalisation
         if k < len(weights) - 1:
-            pre.append(x)
-            x = activation_constant * silu(x)  # (n_edges, h_k)
+            s = sigmoid(x)  # (n_edges, h_k)
+            pre.append((x, s))
+            x = activation_constant * x * s  # (n_edges, h_k): c silu(z)
     return x, pre
 
 
@@ -204,9 +206,10 @@ def radial_mlp_vjp(grad_R, pre: list, weights: list, activation_constant: float 
 
     Layer by layer in reverse: through z = x_in W / sqrt(h_in) the gradient is g W^T / sqrt(h_in) for the input and
     x_in^T g / sqrt(h_in) for W; through x = c silu(z) it is multiplied by c silu'(z). The weight gradients need the
-    MLP's input ``x`` (its hidden activations are recomputed from the pre-activations); without it they are skipped.
+    MLP's input ``x`` (its hidden activations are recomputed from the saved pre-activations and sigmoids); without it
+    they are skipped.
     """
-    inputs = None if x is None else [x] + [activation_constant * silu(z) for z in pre]  # the input of every layer
+    inputs = None if x is None else [x] + [activation_constant * z * s for z, s in pre]  # the input of every layer
     g, grad_weights = grad_R, [None] * len(weights)  # g: (n_edges, h_L)
     for k in range(len(weights) - 1, -1, -1):
         W = weights[k]
@@ -214,7 +217,8 @@ def radial_mlp_vjp(grad_R, pre: list, weights: list, activation_constant: float 
             grad_weights[k] = inputs[k].T @ g / np.sqrt(W.shape[0])  # (h_{k-1}, h_k)
         g = matmul(g, W.T) / np.sqrt(W.shape[0])  # (n_edges, h_{k-1})
         if k > 0:
-            g = g * activation_constant * silu_derivative(pre[k - 1])
+            z, s = pre[k - 1]
+            g = g * activation_constant * s * (1.0 + z * (1.0 - s))  # c silu'(z) = c sigma (1 + z (1 - sigma))
     return g, (None if inputs is None else tuple(grad_weights))
 
 
