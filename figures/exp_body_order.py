@@ -127,9 +127,9 @@ def plot(results: dict, path) -> None:
     right.plot(x, 1000 * (reference[first] - reference[first].min()), "k-", lw=2, label="GFN2-xTB")
     for row in rows:
         predicted = np.array(row["macetutor"]["dihedral_scan"]["predicted"])
-        right.plot(x, 1000 * (predicted[first] - reference[first].min()), "-", label=f"nu = {row['correlation']}")
+        right.plot(x, 1000 * (predicted[first] - predicted[first].min()), "-", label=f"nu = {row['correlation']}")
     right.set_xlabel(f"gamma (degrees), {labels[0]['scan']}")
-    right.set_ylabel("E - E_min (meV)")
+    right.set_ylabel("E - E_min of each curve (meV)")
     right.legend(fontsize=7)
     fig.suptitle("3bpa-xtb (GFN2-xTB labels): body order and temperature transfer")
     fig.tight_layout()
@@ -144,7 +144,13 @@ def main() -> None:
     parser.add_argument("--no-mace-torch", action="store_true")
     parser.add_argument("--data", default=None, help="a generated 3bpa-xtb directory (default: the shipped one)")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the figure from the results file")
     args = parser.parse_args()
+    if args.plot_only:
+        import json
+
+        plot(json.loads(Path(args.out).read_text()), HERE / "exp_body_order.png")
+        return
     results = run(args.orders, args.epochs, not args.no_mace_torch, args.data)
     write_results(args.out, results)
     plot(results, HERE / "exp_body_order.png")
