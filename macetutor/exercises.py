@@ -26,6 +26,7 @@ Checks by notebook (``CHECKS`` maps each notebook to its checks):
 10  ``check_verlet_order``
 11  ``check_gate``, ``check_agnesi_limit``
 12  ``check_complex_step``
+13  ``check_learning_curve_slope``
 ==  ==========================================================================================
 """
 
@@ -666,6 +667,31 @@ def check_complex_step(answer) -> Feedback:
     return _verdict("that is not f'(0.7): check f, the point and the step (the imaginary part over h)")
 
 
+def check_learning_curve_slope(answer) -> Feedback:
+    """Exercise 13: the slope of log(test force RMSE) against log(number of training configurations) of macetutor's
+    learning curve in figures/results/learning_curves.json (least squares over its rows; relative 1e-6). The golden
+    value is recomputed from the results file, which the experiment script wrote."""
+    if (feedback := _unanswered(answer)) is not None:
+        return feedback
+    value, problem = _as_number(answer, "the slope")
+    if problem:
+        return _verdict(problem)
+    import json
+    from pathlib import Path
+
+    rows = json.loads((Path(__file__).resolve().parents[1] / "figures" / "results" / "learning_curves.json").read_text())
+    n = np.array([row["n_train"] for row in rows["rows"]], dtype=float)
+    rmse = np.array([row["macetutor"]["rmse_f_meV_per_A"] for row in rows["rows"]])
+    expected = float(np.polyfit(np.log(n), np.log(rmse), 1)[0])
+    if abs(value - expected) <= 1e-6 * abs(expected):
+        return _verdict(None)
+    if value > 0:
+        return _verdict("a positive slope says the error grows with more data: fit log(RMSE) against log(N)")
+    if abs(value - expected) <= 0.05 * abs(expected):
+        return _verdict("close: use the natural logarithm of both, all rows, and a least-squares line (np.polyfit)")
+    return _verdict("not the slope of log(force RMSE) against log(N) over macetutor's rows")
+
+
 # --------------------------------------------------------------------------------------------
 # the index
 # --------------------------------------------------------------------------------------------
@@ -683,4 +709,5 @@ CHECKS = {
     "10": (check_verlet_order,),
     "11": (check_gate, check_agnesi_limit),
     "12": (check_complex_step,),
+    "13": (check_learning_curve_slope,),
 }

@@ -38,6 +38,7 @@ def _gate_ignoring_scalars(scalars, vectors):  # equivariant, but it gates nothi
 
 
 WRONG_ANSWERS = {
+    "check_learning_curve_slope": [0.6, -0.1, -2.0],
     "check_parity": [[1, 1, 1, 1, 1, 1, 1], [1, -1, 1], [1, -1, 1, -1, 1, -1, 0.5]],
     "check_addition_theorem": [1.0, 0.0, -3.2],
     "check_inversion_D": [np.eye(7), np.eye(5)],
