@@ -72,21 +72,12 @@ def joint_embedding(features: dict, specs: dict, weights: dict, project: np.ndar
     (torch's SiLU, no e3nn constant; W_project has no bias.) ``features`` maps each name to its value;
     ``weights[name]`` is the table, or (W_1, b_1, W_2, b_2) of the continuous feature's MLP (biases may be None).
     """
-    parts = []
-    for name, spec in specs.items():
-        if spec["type"] == "categorical":
-            parts.append(weights[name][int(round(features[name] + spec.get("offset", 0)))])  # (d_f,)
-        else:
-            W_1, b_1, W_2, b_2 = weights[name]
-            x = np.atleast_1d(np.asarray(features[name], dtype=np.float64))  # (in_dim,)
-            hidden = silu(x @ W_1 + (0.0 if b_1 is None else b_1))  # (d_f,)
-            parts.append(hidden @ W_2 + (0.0 if b_2 is None else b_2))  # (d_f,)
-    return silu(np.concatenate(parts) @ project)  # (K,)
+    e, _ = _feature_embeddings(features, specs, weights)  # (sum of d_f,)
+    return silu(e @ project)  # (K,)
 
 
-def joint_embedding_weight_grads(grad_out: np.ndarray, features: dict, specs: dict, weights: dict, project):
-    """dE/d(weights) of :func:`joint_embedding` given dE/d(delta h^(0)) (K,) summed over the structure's atoms:
-    ({name: the table's gradient, or (dW_1, db_1, dW_2, db_2)}, dW_project). The forward is recomputed (it is small)."""
+def _feature_embeddings(features: dict, specs: dict, weights: dict) -> tuple[np.ndarray, dict]:
+    """[e_1, ..., e_F] of :func:`joint_embedding` (sum of d_f,), and each continuous feature's (x, pre-activation)."""
     parts, hidden = [], {}
     for name, spec in specs.items():
         if spec["type"] == "categorical":
@@ -97,7 +88,13 @@ def joint_embedding_weight_grads(grad_out: np.ndarray, features: dict, specs: di
             pre = x @ W_1 + (0.0 if b_1 is None else b_1)  # (d_f,)
             hidden[name] = (x, pre)
             parts.append(silu(pre) @ W_2 + (0.0 if b_2 is None else b_2))  # (d_f,)
-    e = np.concatenate(parts)  # (sum d_f,)
+    return np.concatenate(parts), hidden
+
+
+def joint_embedding_weight_grads(grad_out: np.ndarray, features: dict, specs: dict, weights: dict, project):
+    """dE/d(weights) of :func:`joint_embedding` given dE/d(delta h^(0)) (K,) summed over the structure's atoms:
+    ({name: the table's gradient, or (dW_1, db_1, dW_2, db_2)}, dW_project). The forward is recomputed (it is small)."""
+    e, hidden = _feature_embeddings(features, specs, weights)  # (sum d_f,)
     pre_project = e @ project  # (K,)
     grad_pre_project = grad_out * silu_derivative(pre_project)  # (K,)
     grad_project = np.outer(e, grad_pre_project)  # (sum d_f, K)

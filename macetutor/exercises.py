@@ -679,7 +679,9 @@ def check_learning_curve_slope(answer) -> Feedback:
     import json
     from pathlib import Path
 
-    rows = json.loads((Path(__file__).resolve().parents[1] / "figures" / "results" / "learning_curves.json").read_text())
+    rows = json.loads(
+        (Path(__file__).resolve().parents[1] / "figures" / "results" / "learning_curves.json").read_text()
+    )
     n = np.array([row["n_train"] for row in rows["rows"]], dtype=float)
     rmse = np.array([row["macetutor"]["rmse_f_meV_per_A"] for row in rows["rows"]])
     expected = float(np.polyfit(np.log(n), np.log(rmse), 1)[0])

@@ -291,12 +291,7 @@ class MACE:
         ops = get_backend(backend)
         graph = self.graph(positions, numbers, cell, pbc, head, ops, derivatives=forces or stress)
         h = self.initial_features(graph, {"total_charge": total_charge, "total_spin": total_spin, **(features or {})})
-        layers, saved = [], []
-        for w, s in zip(self.weights.layers, self.shapes, strict=True):
-            values, values_saved = interaction_layer(h, graph, w, s, self.config, ops)  # eqs. (8)-(13)
-            layers.append(values)
-            saved.append(values_saved)
-            h = values.h
+        layers, saved = self.layers_forward(h, graph, ops)  # eqs. (8)-(13), layer by layer
         E_i, E_int = self.site_energies(graph, layers)  # (n_atoms,) each
         result = Evaluation(
             energy=_scalar(np.sum(E_i)),
@@ -312,6 +307,16 @@ class MACE:
             result.forces = F if forces else None
             result.virial, result.stress = (virial, sigma) if stress else (None, None)
         return result
+
+    def layers_forward(self, h: np.ndarray, graph: Graph, backend) -> tuple[list[LayerValues], list]:
+        """The interaction layers in order from h^(0): (every layer's :class:`LayerValues`, what their VJPs need)."""
+        layers, saved = [], []
+        for w, s in zip(self.weights.layers, self.shapes, strict=True):
+            values, values_saved = interaction_layer(h, graph, w, s, self.config, backend)  # eqs. (8)-(13)
+            layers.append(values)
+            saved.append(values_saved)
+            h = values.h
+        return layers, saved
 
     def graph(self, positions, numbers, cell, pbc, head, backend, derivatives: bool) -> Graph:
         """The checked input as a :class:`macetutor.graph.Graph`: element indices, the head of every atom, edges."""

@@ -36,7 +36,6 @@ import numpy as np
 
 from macetutor.backends import complex_step_backend, get_backend
 from macetutor.graph import concatenate_graphs, segment_sum
-from macetutor.layer import interaction_layer
 
 __all__ = [
     "Structure",
@@ -276,12 +275,7 @@ def _forward(model, structures, positions, cells, ops, derivatives: bool):
     ]
     graph, atom_structure, edge_structure = concatenate_graphs(graphs)
     hidden = model.initial_features(graph, _features(structures[0]))  # (one structure per group when features matter)
-    layers, saved = [], []
-    for w, shapes in zip(model.weights.layers, model.shapes, strict=True):
-        values, values_saved = interaction_layer(hidden, graph, w, shapes, model.config, ops)  # eqs. (8)-(13)
-        layers.append(values)
-        saved.append(values_saved)
-        hidden = values.h
+    layers, saved = model.layers_forward(hidden, graph, ops)  # eqs. (8)-(13)
     E_i, _ = model.site_energies(graph, layers)  # (n_atoms,)
     return graph, atom_structure, edge_structure, layers, saved, E_i
 
