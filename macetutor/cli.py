@@ -487,7 +487,9 @@ def _run(command, *args) -> int:
         return EXIT_USAGE
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: every command and its options. (Longer than most functions: argparse's definitions of the
+    commands, one after the other.)"""
     parser = argparse.ArgumentParser(
         prog="macetutor",
         description="MACE as readable, exact NumPy.",
@@ -561,8 +563,14 @@ def main(argv: list[str] | None = None) -> int:
     make_parser.add_argument("--out", required=True, help="output directory: one extended-XYZ file per split")
     make_parser.add_argument("--size", choices=("small", "full"), default="small", help="small (shipped) or full")
     make_parser.add_argument("--seed", type=int, default=0, help="seed of every random stream (default 0)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "train":
+        from macetutor import train_cli
+
         return _run(train_cli.run, args)
     if args.command == "course":
         return _run_course(args.course_command, args.out, args.root, getattr(args, "executed", None))

@@ -435,7 +435,8 @@ def build_site(out, root=None, executed_dir=None, progress=print) -> SiteReport:
     """Build the course site into ``out`` (open ``out/index.html``); return the report with the timings.
 
     ``executed_dir``: a folder of notebooks executed before (``NN_name.ipynb``, e.g. by the test suite); each one
-    whose code cells equal its source's is reused instead of being executed again."""
+    whose code cells equal its source's is reused instead of being executed again. (A little longer than most
+    functions: the build's steps -- execute, stage, write the pages, run Sphinx, time it -- in their order.)"""
     start = time.perf_counter()
     root = find_root(root)
     _require("sphinx")

@@ -116,15 +116,9 @@ def train_macetutor(recipe: Recipe, train, valid, E0: dict, directory) -> tuple:
     return best, time.perf_counter() - started
 
 
-def train_mace_torch(recipe: Recipe, train_frames, valid_frames, E0: dict, directory) -> tuple:
-    """Train the same recipe with mace-torch's own ``mace_run_train`` (float64, CPU); returns (the trained model
-    imported into macetutor, wall time in s). Needs the `verify` extra."""
-    import ase.io
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    ase.io.write(directory / "train.xyz", train_frames, format="extxyz")
-    ase.io.write(directory / "valid.xyz", valid_frames, format="extxyz")
+def _mace_run_train_command(recipe: Recipe, directory: Path, E0: dict) -> list[str]:
+    """mace-torch's ``mace_run_train`` command line for ``recipe`` (float64, CPU, train.xyz and valid.xyz in
+    ``directory``; the given E0s; rms-forces scaling; EMA as the recipe says)."""
     command = [
         str(Path(sys.executable).with_name("mace_run_train")),
         "--name",
@@ -184,6 +178,19 @@ def train_mace_torch(recipe: Recipe, train_frames, valid_frames, E0: dict, direc
     ]
     if recipe.ema:
         command += ["--ema", "--ema_decay", str(recipe.ema_decay)]
+    return command
+
+
+def train_mace_torch(recipe: Recipe, train_frames, valid_frames, E0: dict, directory) -> tuple:
+    """Train the same recipe with mace-torch's own ``mace_run_train`` (float64, CPU); returns (the trained model
+    imported into macetutor, wall time in s). Needs the `verify` extra."""
+    import ase.io
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    ase.io.write(directory / "train.xyz", train_frames, format="extxyz")
+    ase.io.write(directory / "valid.xyz", valid_frames, format="extxyz")
+    command = _mace_run_train_command(recipe, directory, E0)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=directory)
     seconds = time.perf_counter() - started

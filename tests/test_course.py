@@ -65,7 +65,9 @@ def test_exercises_command_writes_both_versions(tmp_path):
     instructor_text = "".join(cell.source for cell in instructor.cells if cell.cell_type == "code")
     assert "BEGIN SOLUTION" not in student_text and "answer = ..." in student_text
     assert "BEGIN SOLUTION" in instructor_text and "check_parity(answer)" in student_text
-    assert "16 exercises" in done.stdout
+    from macetutor.exercises import CHECKS
+
+    assert f"{sum(len(checks) for checks in CHECKS.values())} exercises" in done.stdout  # one per check
 
 
 def test_course_errors_are_one_line_with_exit_codes(tmp_path):
