@@ -53,24 +53,10 @@ class Recipe:
 
 
 def structures_from_atoms(frames) -> list:
-    """ASE frames with mace-torch's keys (REF_energy, REF_forces, REF_stress) as :class:`macetutor.training.Structure`."""
-    from macetutor.training import Structure
+    """ASE frames with mace-torch's keys as :class:`macetutor.training.Structure` (one each)."""
+    from macetutor.training import structure_from_atoms
 
-    out = []
-    for atoms in frames:
-        periodic = bool(np.any(atoms.pbc))
-        out.append(
-            Structure(
-                atoms.get_positions(),
-                atoms.get_atomic_numbers(),
-                cell=np.array(atoms.get_cell()) if periodic else None,
-                pbc=tuple(bool(p) for p in atoms.pbc) if periodic else False,
-                energy=atoms.info.get("REF_energy"),
-                forces=atoms.arrays.get("REF_forces"),
-                stress=atoms.info.get("REF_stress"),
-            )
-        )
-    return out
+    return [structure_from_atoms(atoms) for atoms in frames]
 
 
 def _config(recipe: Recipe, train, E0: dict):

@@ -40,6 +40,7 @@ from macetutor.graph import concatenate_graphs, segment_sum
 __all__ = [
     "Structure",
     "read_structures",
+    "structure_from_atoms",
     "LOSS_TERMS",
     "Prediction",
     "predict",
@@ -126,43 +127,42 @@ def _full_3x3(value: np.ndarray, name: str) -> np.ndarray:
     raise ValueError(f"{name} must have shape (3, 3), (9,) or Voigt (6,), got {value.shape}")
 
 
-def read_structures(
-    path,
-    index=":",
+def structure_from_atoms(
+    atoms,
     energy_key: str = "REF_energy",
     forces_key: str = "REF_forces",
     stress_key: str = "REF_stress",
     virials_key: str = "REF_virials",
     weight_key: str = "config_weight",
     head_key: str = "head",
-) -> list[Structure]:
-    """Structures from any file ASE reads (extended XYZ above all), with mace-torch's key names as defaults.
+) -> Structure:
+    """One ASE ``Atoms`` as a :class:`Structure`, its labels read from ``atoms.info`` / ``atoms.arrays`` under
+    mace-torch's key names (a missing label is None: the loss refuses it if its weight asks for that label)."""
+    info, arrays = atoms.info, atoms.arrays
+    periodic = bool(np.any(atoms.pbc))
+    return Structure(
+        positions=atoms.get_positions(),
+        numbers=atoms.get_atomic_numbers(),
+        cell=np.array(atoms.get_cell()) if periodic else None,
+        pbc=tuple(bool(p) for p in atoms.pbc) if periodic else False,
+        energy=info.get(energy_key),
+        forces=arrays.get(forces_key),
+        stress=info.get(stress_key),
+        virials=info.get(virials_key),
+        weight=info.get(weight_key, 1.0),
+        head=info.get(head_key),
+    )
 
-    A label is taken from ``atoms.info`` / ``atoms.arrays`` under its key; a structure without it has None there
-    (the loss then refuses it if its weight asks for that label). Needs ASE (the ``verify`` extra).
-    """
+
+def read_structures(path, index=":", **keys) -> list[Structure]:
+    """Structures from any file ASE reads (extended XYZ above all), with mace-torch's key names as defaults
+    (``energy_key``, ``forces_key``, ``stress_key``, ``virials_key``, ``weight_key``, ``head_key``: see
+    :func:`structure_from_atoms`). Needs ASE (the ``verify`` extra)."""
     try:
         import ase.io
     except ImportError as err:
         raise ImportError("read_structures needs ASE: pip install ase (or the 'verify' extra)") from err
-    structures = []
-    for atoms in ase.io.read(path, index=index):
-        info, arrays = atoms.info, atoms.arrays
-        periodic = bool(np.any(atoms.pbc))
-        structures.append(
-            Structure(
-                positions=atoms.get_positions(),
-                numbers=atoms.get_atomic_numbers(),
-                cell=np.array(atoms.get_cell()) if periodic else None,
-                pbc=tuple(bool(p) for p in atoms.pbc) if periodic else False,
-                energy=info.get(energy_key),
-                forces=arrays.get(forces_key),
-                stress=info.get(stress_key),
-                virials=info.get(virials_key),
-                weight=info.get(weight_key, 1.0),
-                head=info.get(head_key),
-            )
-        )
+    structures = [structure_from_atoms(atoms, **keys) for atoms in ase.io.read(path, index=index)]
     if not structures:
         raise ValueError(f"{path} holds no structures")
     return structures
