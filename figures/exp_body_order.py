@@ -6,7 +6,9 @@
 writes figures/results/body_order.json (with provenance) and figures/exp_body_order.png (test RMSE against
 temperature per nu; the energy profile of one dihedral scan against the GFN2-xTB reference). Seeded; the validation
 set is the last 10 frames of a seeded permutation of the 300 K pool, the rest trains; E0s by least squares on the
-training set (mace-torch's ``--E0s average``), the same numbers for both implementations.
+training set (mace-torch's ``--E0s average``), the same numbers for both implementations. With mace-torch, both
+start from ``mace_run_train``'s initial model and take its batches in the same order
+(:func:`macetutor.experiments.train_both`).
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from macetutor.experiments import (  # noqa: E402
     provenance,
     structures_from_atoms,
     test_errors,
-    train_mace_torch,
-    train_macetutor,
+    train_both,
     write_results,
 )
 from macetutor.trainer import average_E0s  # noqa: E402
 
 RESULTS = HERE / "results" / "body_order.json"
+INITIALISATION = "mace_run_train's initial model and batch order for both (macetutor.experiments.train_both)"
 ELEMENTS = (1, 6, 7, 8)
 TESTS = ("test_300K", "test_600K", "test_1200K")
 
@@ -63,27 +65,20 @@ def run(orders, epochs, with_mace_torch, data=None, seed=0) -> dict:
     rows = []
     for nu in orders:
         recipe = Recipe(correlation=nu, max_num_epochs=epochs)
-        row = {"correlation": nu}
         with tempfile.TemporaryDirectory() as work:
-            runs = [("macetutor", lambda recipe=recipe, work=work: train_macetutor(recipe, train, valid, E0, work))]
-            if with_mace_torch:
-                runs.append(
-                    (
-                        "mace-torch",
-                        lambda recipe=recipe, work=work: train_mace_torch(
-                            recipe, train_frames, valid_frames, E0, Path(work) / "mace"
-                        ),
-                    )
-                )
-            for impl, fit in runs:
-                model, seconds = fit()
-                row[impl] = {
-                    "seconds": seconds,
-                    **{name: test_errors(model, structures) for name, structures in tests.items()},
-                    "dihedral_scan": {**test_errors(model, scan), **scan_profile(model, scan)},
-                }
+            trained = train_both(recipe, train_frames, valid_frames, E0, work, with_mace_torch)
+        row = {"correlation": nu, "parameter_difference": trained.pop("parameter_difference", None)}
+        for impl, (model, seconds) in trained.items():
+            row[impl] = {
+                "seconds": seconds,
+                **{name: test_errors(model, structures) for name, structures in tests.items()},
+                "dihedral_scan": {**test_errors(model, scan), **scan_profile(model, scan)},
+            }
         rows.append(row)
-        print({nu: {impl: row[impl]["test_300K"] for impl in row if impl != "correlation"}}, flush=True)
+        print(
+            {nu: {impl: row[impl]["test_300K"] for impl in trained}, "difference": row["parameter_difference"]},
+            flush=True,
+        )
     return {
         "experiment": "body order, 3bpa-xtb",
         "provenance": provenance(
@@ -93,6 +88,7 @@ def run(orders, epochs, with_mace_torch, data=None, seed=0) -> dict:
             n_valid=len(valid),
             n_test={name: len(s) for name, s in tests.items()},
             seed=seed,
+            initialisation=INITIALISATION if with_mace_torch else "MACE.init, the recipe's seed",
             scan_labels=scan_labels,
         ),
         "rows": rows,

@@ -6,7 +6,9 @@ configurations, macetutor and mace-torch's ``mace_run_train`` with the same reci
 writes figures/results/learning_curves.json (with provenance) and figures/exp_learning_curves.png. Seeded: the
 training subsets are the first N of a seeded permutation of the training pool (nested), the validation set is 20
 frames of the pool outside every subset, the test set is the data set's separate test trajectory. E0s: least squares
-on each training subset (mace-torch's ``--E0s average``), given to both implementations as the same numbers.
+on each training subset (mace-torch's ``--E0s average``), given to both implementations as the same numbers. With
+mace-torch, both start from ``mace_run_train``'s initial model and take its batches in the same order
+(:func:`macetutor.experiments.train_both`), so their difference is that of the implementations.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from macetutor.experiments import (  # noqa: E402
     provenance,
     structures_from_atoms,
     test_errors,
-    train_mace_torch,
-    train_macetutor,
+    train_both,
     write_results,
 )
 from macetutor.trainer import average_E0s  # noqa: E402
 
 RESULTS = HERE / "results" / "learning_curves.json"
+INITIALISATION = "mace_run_train's initial model and batch order for both (macetutor.experiments.train_both)"
 ELEMENTS = (1, 6, 8)
 
 
@@ -48,14 +50,12 @@ def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
         if n > len(pool) - 20:
             raise ValueError(f"the training pool has {len(pool)} frames: at most {len(pool) - 20} for training")
         train_frames = [pool[k] for k in order[:n]]
-        train, valid = structures_from_atoms(train_frames), structures_from_atoms(valid_frames)
+        train = structures_from_atoms(train_frames)
         E0 = dict(zip(ELEMENTS, average_E0s(train, ELEMENTS), strict=True))  # mace-torch's --E0s average, as a dict
         with tempfile.TemporaryDirectory() as work:
-            model, seconds = train_macetutor(recipe, train, valid, E0, work)
-            row = {"n_train": n, "macetutor": {**test_errors(model, test), "seconds": seconds}}
-            if with_mace_torch:
-                theirs, seconds = train_mace_torch(recipe, train_frames, valid_frames, E0, Path(work) / "mace")
-                row["mace-torch"] = {**test_errors(theirs, test), "seconds": seconds}
+            trained = train_both(recipe, train_frames, valid_frames, E0, work, with_mace_torch)
+        row = {"n_train": n, "parameter_difference": trained.pop("parameter_difference", None)}
+        row |= {impl: {**test_errors(model, test), "seconds": seconds} for impl, (model, seconds) in trained.items()}
         rows.append(row)
         print(row, flush=True)
     return {
@@ -66,6 +66,7 @@ def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
             n_test=len(test),
             n_valid=20,
             seed=seed,
+            initialisation=INITIALISATION if with_mace_torch else "MACE.init, the recipe's seed",
         ),
         "rows": rows,
     }

@@ -21,7 +21,17 @@ import numpy as np
 
 from macetutor._version import __version__
 
-__all__ = ["Recipe", "structures_from_atoms", "train_macetutor", "train_mace_torch", "test_errors", "provenance"]
+__all__ = [
+    "Recipe",
+    "structures_from_atoms",
+    "train_macetutor",
+    "train_mace_torch",
+    "mace_run_train_initial_model",
+    "mace_run_train_batches",
+    "train_both",
+    "test_errors",
+    "provenance",
+]
 
 
 @dataclass
@@ -44,6 +54,7 @@ class Recipe:
     forces_weight: float = 100.0
     ema: bool = True
     ema_decay: float = 0.99
+    swa: bool = True  # stage two (mace-torch's --swa): energy weight 1000, forces 100, lr 1e-3 for the last quarter
     seed: int = 123
     extra: dict = field(default_factory=dict)
 
@@ -80,8 +91,10 @@ def _config(recipe: Recipe, train, E0: dict):
     )
 
 
-def train_macetutor(recipe: Recipe, train, valid, E0: dict, directory) -> tuple:
-    """Train with macetutor's recipe (:mod:`macetutor.trainer`); returns (best model, wall time in s)."""
+def train_macetutor(recipe: Recipe, train, valid, E0: dict, directory, initial=None, batches=None) -> tuple:
+    """Train with macetutor's recipe (:mod:`macetutor.trainer`); returns (best model, wall time in s). Starts from
+    ``initial`` when given (e.g. :func:`mace_run_train_initial_model`), else from ``MACE.init`` with the recipe's seed;
+    ``batches`` as in :func:`macetutor.trainer.train` (e.g. :func:`mace_run_train_batches`)."""
     from macetutor import MACE
     from macetutor.trainer import TrainingOptions
     from macetutor.trainer import train as fit
@@ -94,11 +107,12 @@ def train_macetutor(recipe: Recipe, train, valid, E0: dict, directory) -> tuple:
         max_num_epochs=recipe.max_num_epochs,
         ema=recipe.ema,
         ema_decay=recipe.ema_decay,
+        swa=recipe.swa,
         seed=recipe.seed,
     )
     started = time.perf_counter()
-    model = MACE.init(_config(recipe, train, E0), seed=recipe.seed)
-    best = fit(model, train, valid, options, directory, progress=lambda *a, **k: None)
+    model = initial if initial is not None else MACE.init(_config(recipe, train, E0), seed=recipe.seed)
+    best = fit(model, train, valid, options, directory, progress=lambda *a, **k: None, batches=batches)
     return best, time.perf_counter() - started
 
 
@@ -164,30 +178,104 @@ def _mace_run_train_command(recipe: Recipe, directory: Path, E0: dict) -> list[s
     ]
     if recipe.ema:
         command += ["--ema", "--ema_decay", str(recipe.ema_decay)]
+    if recipe.swa:
+        command += ["--swa"]
     return command
 
 
-def train_mace_torch(recipe: Recipe, train_frames, valid_frames, E0: dict, directory) -> tuple:
-    """Train the same recipe with mace-torch's own ``mace_run_train`` (float64, CPU); returns (the trained model
-    imported into macetutor, wall time in s). Needs the `verify` extra."""
+def _run_mace_run_train(recipe: Recipe, train_frames, valid_frames, E0: dict, directory) -> float:
+    """Write the data into ``directory`` and run ``mace_run_train`` there; returns its wall time (s)."""
     import ase.io
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "checkpoints").mkdir(parents=True, exist_ok=True)  # mace_run_train saves there even at 0 epochs
     ase.io.write(directory / "train.xyz", train_frames, format="extxyz")
     ase.io.write(directory / "valid.xyz", valid_frames, format="extxyz")
-    command = _mace_run_train_command(recipe, directory, E0)
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=directory)
-    seconds = time.perf_counter() - started
+    done = subprocess.run(_mace_run_train_command(recipe, directory, E0), capture_output=True, text=True, cwd=directory)
     if done.returncode != 0:
         raise RuntimeError(f"mace_run_train failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def _import(path):
     import torch
 
     from macetutor.interop.mace_torch import from_mace_torch
 
-    model = torch.load(directory / "run.model", map_location="cpu", weights_only=False)
-    return from_mace_torch(model.double()), seconds
+    return from_mace_torch(torch.load(path, map_location="cpu", weights_only=False).double())
+
+
+def mace_run_train_initial_model(recipe: Recipe, train_frames, valid_frames, E0: dict, directory):
+    """The model ``mace_run_train`` starts training from (its seeded initialisation, its average number of
+    neighbours and rms-forces scale), imported into macetutor: ``mace_run_train`` run for zero epochs saves it.
+    Training both implementations from it compares the implementations, not two random initialisations."""
+    _run_mace_run_train(
+        Recipe(**{**asdict(recipe), "max_num_epochs": 0, "swa": False}), train_frames, valid_frames, E0, directory
+    )
+    return _import(Path(directory) / "run.model")
+
+
+def mace_run_train_batches(n_train: int, recipe: Recipe):
+    """``batches(epoch)``: the training batches (indices into the training file) that ``mace_run_train`` draws in
+    each epoch. Its training loader shuffles with ``torch.Generator().manual_seed(seed)``; every pass over the loader
+    draws from that generator (the loader's base seed, then the permutation), and mace_run_train passes over it twice
+    before training (the average number of neighbours, then the rms-forces scale). The same torch loader over
+    ``range(n_train)``, passed over twice, then yields mace_run_train's batches epoch by epoch (checked against
+    mace_run_train's weights after training: tests/test_experiments.py). Needs torch (the `verify` extra)."""
+    import torch
+
+    loader = torch.utils.data.DataLoader(
+        range(n_train),
+        batch_size=recipe.batch_size,
+        shuffle=True,
+        drop_last=True,  # as mace_run_train's training loader
+        generator=torch.Generator().manual_seed(recipe.seed),
+    )
+    for _ in range(2):
+        for _ in loader:
+            pass
+    drawn: list = []
+
+    def batches(epoch: int) -> list:
+        while len(drawn) <= epoch:
+            drawn.append([b.tolist() for b in loader])
+        return drawn[epoch]
+
+    return batches
+
+
+def train_mace_torch(recipe: Recipe, train_frames, valid_frames, E0: dict, directory) -> tuple:
+    """Train the same recipe with mace-torch's own ``mace_run_train`` (float64, CPU); returns (the trained model
+    imported into macetutor -- the stage-two model when the recipe has stage two --, wall time in s). Needs the
+    `verify` extra."""
+    seconds = _run_mace_run_train(recipe, train_frames, valid_frames, E0, directory)
+    return _import(Path(directory) / ("run_stagetwo.model" if recipe.swa else "run.model")), seconds
+
+
+def train_both(recipe: Recipe, train_frames, valid_frames, E0: dict, directory, with_mace_torch: bool = True) -> dict:
+    """Train ``recipe`` with macetutor and (``with_mace_torch``) with ``mace_run_train`` on the same frames:
+    ``{"macetutor": (model, seconds), "mace-torch": (model, seconds), "parameter_difference": float}``.
+
+    With mace-torch, macetutor starts from ``mace_run_train``'s initial model and takes its batches in
+    ``mace_run_train``'s order, so the two train along the same path and their difference measures the
+    implementations, not two random initialisations; ``parameter_difference`` is the largest relative difference
+    (per parameter array, max |ours - theirs| / max |theirs|) of the two trained models. macetutor's seconds do not
+    include the zero-epoch ``mace_run_train`` that gives the initial model. Without mace-torch, macetutor starts
+    from ``MACE.init`` with the recipe's seed."""
+    directory = Path(directory)
+    train, valid = structures_from_atoms(train_frames), structures_from_atoms(valid_frames)
+    if not with_mace_torch:
+        return {"macetutor": train_macetutor(recipe, train, valid, E0, directory / "macetutor")}
+    initial = mace_run_train_initial_model(recipe, train_frames, valid_frames, E0, directory / "initial")
+    batches = mace_run_train_batches(len(train_frames), recipe)
+    ours = train_macetutor(recipe, train, valid, E0, directory / "macetutor", initial, batches)
+    theirs = train_mace_torch(recipe, train_frames, valid_frames, E0, directory / "mace-torch")
+    difference = max(
+        float(np.max(np.abs(ours[0].parameters[n] - p)) / max(np.max(np.abs(p)), 1e-300))
+        for n, p in theirs[0].parameters.items()
+    )
+    return {"macetutor": ours, "mace-torch": theirs, "parameter_difference": difference}
 
 
 def test_errors(model, structures) -> dict:

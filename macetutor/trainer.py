@@ -310,11 +310,14 @@ def train(
     directory,
     name: str = "MACE",
     progress=print,
+    batches=None,
 ) -> MACE:
     """Train ``model`` with mace-torch's recipe (module docstring); returns the best model (lowest validation loss,
     EMA weights when ``options.ema``). Writes into ``directory``: ``{name}.npz`` (best model), ``{name}.checkpoint.npz``
     (everything needed to resume, rewritten every epoch), ``{name}.log.csv`` (one row per evaluated epoch). A run finds
-    its checkpoint and resumes from it. (Longer than most functions: mace-torch's epoch loop -- scheduler, stage two,
+    its checkpoint and resumes from it. ``batches(epoch)``, when given, returns that epoch's batches (lists of indices
+    into ``train_set``) in place of the seeded shuffle -- e.g. the order ``mace_run_train``'s data loader draws
+    (:func:`macetutor.experiments.mace_run_train_batches`), to train along the same path. (Longer than most functions: mace-torch's epoch loop -- scheduler, stage two,
     training, validation, best model, patience, checkpoint -- kept in one place in its order.)"""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -353,7 +356,7 @@ def train(
         weights = options.loss_weights(stage_two)
         started = time.perf_counter()
         parameters, train_losses = _train_epoch(
-            model, parameters, train_set, weights, adam, ema, options, rng, state, progress
+            model, parameters, train_set, weights, adam, ema, options, rng, state, progress, batches
         )
         evaluated = MACE(model.config, ema.shadow if ema is not None else parameters, model.constants)
         if state.epoch % options.eval_interval == 0:
@@ -381,10 +384,14 @@ def train(
     return best
 
 
-def _train_epoch(model, parameters, train_set, weights, adam, ema, options, rng, state, progress):
-    """One pass over the training set in a seeded random order, batch by batch: (the new parameters, batch losses)."""
-    order = rng.permutation(len(train_set))
-    batches = [order[k : k + options.batch_size] for k in range(0, len(order), options.batch_size)]
+def _train_epoch(model, parameters, train_set, weights, adam, ema, options, rng, state, progress, order=None):
+    """One pass over the training set in a seeded random order (or the batches ``order(epoch)`` gives), batch by
+    batch: (the new parameters, batch losses)."""
+    if order is None:
+        shuffled = rng.permutation(len(train_set))
+        batches = [shuffled[k : k + options.batch_size] for k in range(0, len(shuffled), options.batch_size)]
+    else:
+        batches = order(state.epoch)
     losses = []
     for b, batch in enumerate(batches):
         L, parameters = optimiser_step(model, parameters, [train_set[k] for k in batch], weights, adam, ema, options)
