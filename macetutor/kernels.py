@@ -48,11 +48,16 @@ __all__ = [
 PARALLEL_MIN_ROWS = 256
 
 
-def njit_parallel(func):
+def njit_parallel(func=None, *, reassociate: bool = False):
     """Compile ``func`` twice (serial and with ``prange`` in parallel, both cached on disk); pick by the size of
-    the first argument. The kernels only ever write the rows their loop index owns, so both give the same result."""
-    serial = numba.njit(cache=True)(func)
-    parallel = numba.njit(cache=True, parallel=True)(func)
+    the first argument. The kernels only ever write the rows their loop index owns, so both give the same result.
+    ``reassociate=True`` lets the compiler reorder the floating-point sums inside the kernel (LLVM's ``reassoc``
+    flag) so that dot products vectorise: the result differs from the written order by round-off only."""
+    if func is None:
+        return lambda f: njit_parallel(f, reassociate=reassociate)
+    fastmath = {"reassoc"} if reassociate else False
+    serial = numba.njit(cache=True, fastmath=fastmath)(func)
+    parallel = numba.njit(cache=True, parallel=True, fastmath=fastmath)(func)
 
     def dispatch(*args):
         return (parallel if len(args[0]) >= PARALLEL_MIN_ROWS else serial)(*args)
@@ -108,79 +113,100 @@ def _folded(product) -> list:
 
 @njit_parallel
 def product_basis_and_message_kernel(A, element_index, factors, M_of, folded, out):
-    """out[i, k, M_s] += sum_s folded[z_i, s, k] prod_xi A[i, k, factors[s, xi]]   (eqs. 10-11, folded; s a term)."""
-    n_atoms, K, _ = A.shape
+    """out[i, M_s, k] += sum_s folded[z_i, s, k] prod_xi A[i, factors[s, xi], k]   (eqs. 10-11, folded; s a term).
+
+    Channel-last layout (A: (n, D, K), out: (n, 2L+1, K)): the innermost loop runs over the channels k."""
+    n_atoms, _, K = A.shape
     n_terms, nu = factors.shape
     for i in numba.prange(n_atoms):
         z = element_index[i]
+        product = np.empty_like(out[i, 0])  # (K,)
         for s in range(n_terms):
             M = M_of[s]
             for k in range(K):
-                product = folded[z, s, k]
-                for xi in range(nu):
-                    product *= A[i, k, factors[s, xi]]
-                out[i, k, M] += product
+                product[k] = folded[z, s, k]
+            for xi in range(nu):
+                a = factors[s, xi]
+                for k in range(K):
+                    product[k] *= A[i, a, k]
+            for k in range(K):
+                out[i, M, k] += product[k]
 
 
 @njit_parallel
 def product_basis_and_message_vjp_kernel(A, element_index, factors, M_of, folded, grad_out, grad_A):
-    """grad_A[i, k, a] += sum_s folded[z_i, s, k] grad_out[i, k, M_s] d(prod_xi A[i, k, a_xi])/dA[i, k, a]."""
-    n_atoms, K, _ = A.shape
+    """grad_A[i, a, k] += sum_s folded[z_i, s, k] grad_out[i, M_s, k] d(prod_xi A[i, a_xi, k])/dA[i, a, k]
+    (channel-last, as :func:`product_basis_and_message_kernel`)."""
+    n_atoms, _, K = A.shape
     n_terms, nu = factors.shape
     for i in numba.prange(n_atoms):
         z = element_index[i]
+        g = np.empty_like(grad_A[i, 0])  # (K,)
+        rest = np.empty_like(grad_A[i, 0])  # (K,)
         for s in range(n_terms):
             M = M_of[s]
             for k in range(K):
-                g = folded[z, s, k] * grad_out[i, k, M]
-                if g == 0.0:
-                    continue
-                for xi in range(nu):  # product rule: differentiate factor xi, keep the others
-                    rest = g
-                    for zeta in range(nu):
-                        if zeta != xi:
-                            rest *= A[i, k, factors[s, zeta]]
-                    grad_A[i, k, factors[s, xi]] += rest
+                g[k] = folded[z, s, k] * grad_out[i, M, k]
+            for xi in range(nu):  # product rule: differentiate factor xi, keep the others
+                for k in range(K):
+                    rest[k] = g[k]
+                for zeta in range(nu):
+                    if zeta != xi:
+                        a = factors[s, zeta]
+                        for k in range(K):
+                            rest[k] *= A[i, a, k]
+                a = factors[s, xi]
+                for k in range(K):
+                    grad_A[i, a, k] += rest[k]
 
 
 @njit_parallel
 def product_basis_and_message_weight_grads_kernel(A, element_index, factors, M_of, grad_out, grad_folded):
-    """grad_folded[z, s, k] += sum_{i: z_i = z} prod_xi A[i, k, factors[s, xi]] grad_out[i, k, M_s]  (parallel over
-    the terms s: each thread owns its rows of grad_folded)."""
-    n_atoms, K, _ = A.shape
+    """grad_folded[z, s, k] += sum_{i: z_i = z} prod_xi A[i, factors[s, xi], k] grad_out[i, M_s, k]  (channel-last;
+    parallel over the terms s: each thread owns its rows of grad_folded)."""
+    n_atoms, _, K = A.shape
     n_terms, nu = factors.shape
     for s in numba.prange(n_terms):
         M = M_of[s]
+        product = np.empty_like(grad_folded[0, s])  # (K,)
         for i in range(n_atoms):
             z = element_index[i]
             for k in range(K):
-                product = grad_out[i, k, M]
-                for xi in range(nu):
-                    product *= A[i, k, factors[s, xi]]
-                grad_folded[z, s, k] += product
+                product[k] = grad_out[i, M, k]
+            for xi in range(nu):
+                a = factors[s, xi]
+                for k in range(K):
+                    product[k] *= A[i, a, k]
+            for k in range(K):
+                grad_folded[z, s, k] += product[k]
+
+
+def _channel_last(x: np.ndarray) -> np.ndarray:
+    """(n, K, d) -> contiguous (n, d, K): the kernels' layout, channels innermost."""
+    return np.ascontiguousarray(np.swapaxes(x, 1, 2))
 
 
 def product_basis_and_message(A: np.ndarray, element_index: np.ndarray, products) -> tuple[np.ndarray, None]:
     """Replaces :func:`macetutor.product.product_basis_and_message`: m (n_atoms, K, sum(2L+1)); B is not formed."""
-    A = np.ascontiguousarray(A)
+    A = _channel_last(A)  # (n_atoms, D, K)
     m = []
     for product in products:
-        m_L = np.zeros(A.shape[:2] + (product.irrep.dim,), dtype=A.dtype)  # (n_atoms, K, 2L+1)
+        m_L = np.zeros((A.shape[0], product.irrep.dim, A.shape[2]), dtype=A.dtype)  # (n_atoms, 2L+1, K)
         for factors, M_of, folded in _folded(product):
             product_basis_and_message_kernel(A, element_index, factors, M_of, folded, m_L)
         m.append(m_L)
-    return np.concatenate(m, axis=2), None
+    return _channel_last(np.concatenate(m, axis=1)), None  # (n_atoms, K, sum(2L+1))
 
 
 def product_basis_and_message_vjp(grad_m, A, element_index, products) -> np.ndarray:
     """Replaces :func:`macetutor.product.product_basis_and_message_vjp`: dE/dA (n_atoms, K, D)."""
-    A = np.ascontiguousarray(A)
-    grad_A = np.zeros(A.shape, dtype=np.result_type(grad_m, A))  # (n_atoms, K, D)
+    A = _channel_last(A)  # (n_atoms, D, K)
+    grad_A = np.zeros(A.shape, dtype=np.result_type(grad_m, A))  # (n_atoms, D, K)
     for product, block in zip(products, offsets([p.irrep for p in products]), strict=True):
-        grad_m_L = np.ascontiguousarray(grad_m[:, :, block])  # (n_atoms, K, 2L+1)
+        grad_m_L = _channel_last(grad_m[:, :, block])  # (n_atoms, 2L+1, K)
         for factors, M_of, folded in _folded(product):
             product_basis_and_message_vjp_kernel(A, element_index, factors, M_of, folded, grad_m_L, grad_A)
-    return grad_A
+    return _channel_last(grad_A)  # (n_atoms, K, D)
 
 
 # ------------------------------------------------------------------ edge tensor product summed over neighbours (eq. 8)
@@ -190,43 +216,60 @@ _COEFFICIENTS: dict = {}  # id of the first coupling tensor -> (weak references 
 
 
 def tensor_product_coefficients(irreps_h, irreps_Y, paths, C):
-    """Sparse list of the Clebsch-Gordan couplings of all paths, computed once per set of coupling tensors:
-    (path, a into h, b into Y, M into the concatenated path outputs, value) as five arrays, and the outputs' width."""
+    """Sparse list of the Clebsch-Gordan couplings of all paths, computed once per set of coupling tensors, grouped
+    by (path, a): group g holds couplings first[g]..first[g+1] of path ``path[g]`` and index ``a[g]`` into h, each
+    with its index ``b`` into Y, ``M`` into the concatenated path outputs and its ``value``. Returns
+    (path, a, first, b, M, value, width): the kernels form R[e, path, :] * h[j, a, :] once per group."""
     key = tuple(id(C_k) for C_k in C)
     known = _COEFFICIENTS.get(key)
     if known is not None and all(ref() is C_k for ref, C_k in zip(known[0], C, strict=True)):
         return known[1]
     slices_h, slices_Y = offsets(list(irreps_h)), offsets(list(irreps_Y))
-    rows, start = [], 0
+    groups: dict = {}  # (path, a) -> [(b, M, value), ...], in path order
+    start = 0
     for k, ((i1, i2, (l3, _)), C_k) in enumerate(zip(paths, C, strict=True)):
         for a, b, M in zip(*np.nonzero(C_k), strict=True):
-            rows.append((k, slices_h[i1].start + a, slices_Y[i2].start + b, start + M, C_k[a, b, M]))
+            groups.setdefault((k, slices_h[i1].start + a), []).append((slices_Y[i2].start + b, start + M, C_k[a, b, M]))
         start += 2 * l3 + 1
-    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
-    columns = [np.ascontiguousarray(table[:, q].astype(np.int64)) for q in range(4)]
-    coefficients = (*columns, np.ascontiguousarray(table[:, 4]), start)
+    keys = sorted(groups)
+    couplings = [c for key in keys for c in groups[key]]
+    first = np.cumsum([0] + [len(groups[key]) for key in keys])
+    coefficients = (
+        np.array([k for k, _ in keys], dtype=np.int64),  # path of each group
+        np.array([a for _, a in keys], dtype=np.int64),  # index into h of each group
+        first.astype(np.int64),  # (n_groups + 1,)
+        np.array([b for b, _, _ in couplings], dtype=np.int64),
+        np.array([M for _, M, _ in couplings], dtype=np.int64),
+        np.array([v for _, _, v in couplings], dtype=np.float64),
+        start,
+    )
     _COEFFICIENTS[key] = ([weakref.ref(C_k) for C_k in C], coefficients)
     return coefficients
 
 
 @njit_parallel
-def edge_tensor_product_sum_kernel(h, Y, R, senders, receiver_offsets, path, a_idx, b_idx, M_idx, value, out):
-    """out[i, u, M] = sum_{e into i} R[e, path, u] sum_{ab} C[a, b, M] h[sender(e), u, a] Y[e, b].
+def edge_tensor_product_sum_kernel(h, Y, R, senders, receiver_offsets, path, a_of, first, b_idx, M_idx, value, out):
+    """out[i, M, u] = sum_{e into i} sum_{(p, a)} R[e, p, u] h[sender(e), a, u] sum_{(b, M) in (p, a)} C Y[e, b].
 
-    Edges are sorted by receiver: receiver_offsets[i]..receiver_offsets[i+1] are the edges into atom i.
+    Channel-last layout (h: (n, dim, K), out: (n, width, K)): the innermost loop runs over the channels u, contiguous
+    in memory. Edges are sorted by receiver: receiver_offsets[i]..receiver_offsets[i+1] are the edges into atom i.
     """
-    n_atoms = out.shape[0]
-    K = h.shape[1]
+    n_atoms, K = out.shape[0], out.shape[2]
     for i in numba.prange(n_atoms):
+        t = np.empty_like(out[i, 0])  # (K,): R[e, p, :] * h[j, a, :] of one group
         for e in range(receiver_offsets[i], receiver_offsets[i + 1]):
             j = senders[e]
-            for q in range(len(value)):
-                cy = value[q] * Y[e, b_idx[q]]
+            for g in range(len(path)):
+                p, a = path[g], a_of[g]
                 for u in range(K):
-                    out[i, u, M_idx[q]] += R[e, path[q], u] * cy * h[j, u, a_idx[q]]
+                    t[u] = R[e, p, u] * h[j, a, u]
+                for q in range(first[g], first[g + 1]):
+                    cy, M = value[q] * Y[e, b_idx[q]], M_idx[q]
+                    for u in range(K):
+                        out[i, M, u] += cy * t[u]
 
 
-@njit_parallel
+@njit_parallel(reassociate=True)  # the sum over channels in grad_Y vectorises
 def edge_tensor_product_sum_vjp_kernel(
     h,
     Y,
@@ -235,7 +278,8 @@ def edge_tensor_product_sum_vjp_kernel(
     edges_by_sender,
     sender_offsets,
     path,
-    a_idx,
+    a_of,
+    first,
     b_idx,
     M_idx,
     value,
@@ -245,15 +289,19 @@ def edge_tensor_product_sum_vjp_kernel(
     grad_R,
 ):
     """VJP of :func:`edge_tensor_product_sum_kernel` with respect to h (on the senders), Y and R (per edge);
-    overwrites them.
+    overwrites them. Per group (p, a) of an edge e = (i <- j): s[u] = sum_{(b, M)} C Y[e, b] grad_out[i, M, u], then
+    grad_h[j, a, u] += R[e, p, u] s[u], grad_R[e, p, u] += h[j, a, u] s[u], and
+    grad_Y[e, b] += C sum_u R[e, p, u] h[j, a, u] grad_out[i, M, u].
 
     Parallel over senders j: edges_by_sender[sender_offsets[j]:sender_offsets[j+1]] are the edges leaving j, so each
     thread writes only grad_h[j] and the rows of its own edges.
     """
     n_atoms = len(sender_offsets) - 1
-    K = h.shape[1]
+    K = h.shape[2]
     for j in numba.prange(n_atoms):
         grad_h[j] = 0.0  # outputs may come uninitialised (np.empty): each thread clears the rows it owns
+        s = np.empty_like(grad_h[j, 0])  # (K,)
+        rh = np.empty_like(grad_h[j, 0])  # (K,): R[e, p, :] * h[j, a, :]
         for position in range(sender_offsets[j], sender_offsets[j + 1]):
             e = edges_by_sender[position]
             grad_R[e] = 0.0
@@ -261,45 +309,70 @@ def edge_tensor_product_sum_vjp_kernel(
         for position in range(sender_offsets[j], sender_offsets[j + 1]):
             e = edges_by_sender[position]
             i = receivers[e]
-            for q in range(len(value)):
-                p, a, b, M, v = path[q], a_idx[q], b_idx[q], M_idx[q], value[q]
-                y = Y[e, b]
-                acc_Y = 0.0 * y
+            for g in range(len(path)):
+                p, a = path[g], a_of[g]
                 for u in range(K):
-                    g = grad_out[i, u, M]
-                    rg = R[e, p, u] * g
-                    grad_h[j, u, a] += rg * v * y
-                    acc_Y += rg * v * h[j, u, a]
-                    grad_R[e, p, u] += g * v * y * h[j, u, a]
-                grad_Y[e, b] += acc_Y
+                    s[u] = 0.0
+                    rh[u] = R[e, p, u] * h[j, a, u]
+                for q in range(first[g], first[g + 1]):
+                    b, M, v = b_idx[q], M_idx[q], value[q]
+                    cy = v * Y[e, b]
+                    dot = 0.0 * cy
+                    for u in range(K):
+                        go = grad_out[i, M, u]
+                        s[u] += cy * go
+                        dot += rh[u] * go
+                    grad_Y[e, b] += v * dot
+                for u in range(K):
+                    grad_h[j, a, u] += R[e, p, u] * s[u]
+                    grad_R[e, p, u] += h[j, a, u] * s[u]
 
 
 def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s, C) -> list[np.ndarray]:
-    """Replaces :func:`macetutor.basis.edge_tensor_product_sum`: one (n_atoms, K, 2l3+1) neighbour sum per path."""
-    path, a, b, M, value, width = tensor_product_coefficients(s.irreps_edge, s.irreps_Y, s.paths, C)
+    """Replaces :func:`macetutor.basis.edge_tensor_product_sum`: one (n_atoms, K, 2l3+1) neighbour sum per path
+    (computed channel-last, returned in the (n_atoms, K, 2l3+1) layout of the specification)."""
+    path, a, first, b, M, value, width = tensor_product_coefficients(s.irreps_edge, s.irreps_Y, s.paths, C)
     receiver_offsets = np.searchsorted(receivers, np.arange(n_atoms + 1))  # edges are sorted by receiver
-    out = np.zeros((n_atoms, h_up.shape[1], width), dtype=np.result_type(h_up, Y, R))  # (n_atoms, K, width)
+    h_last = _channel_last(h_up)  # (n, dim, K)
+    out = np.zeros((n_atoms, width, h_up.shape[1]), dtype=np.result_type(h_up, Y, R))  # (n_atoms, width, K)
     edge_tensor_product_sum_kernel(
-        h_up, Y, np.ascontiguousarray(R), senders, receiver_offsets, path, a, b, M, value, out
+        h_last, Y, np.ascontiguousarray(R), senders, receiver_offsets, path, a, first, b, M, value, out
     )
+    out = np.swapaxes(out, 1, 2)  # (n_atoms, K, width)
     bounds = np.cumsum([0] + [path.irrep.dim for path in s.paths])
-    return [out[:, :, bounds[k] : bounds[k + 1]] for k in range(len(s.paths))]
+    return [np.ascontiguousarray(out[:, :, bounds[k] : bounds[k + 1]]) for k in range(len(s.paths))]
 
 
 def edge_tensor_product_sum_vjp(grad_Phi, h_up, Y, R, senders, receivers, s, C):
     """Replaces :func:`macetutor.basis.edge_tensor_product_sum_vjp`: (dE/dh_up, dE/dY, dE/dR)."""
-    path, a, b, M, value, width = tensor_product_coefficients(s.irreps_edge, s.irreps_Y, s.paths, C)
+    path, a, first, b, M, value, width = tensor_product_coefficients(s.irreps_edge, s.irreps_Y, s.paths, C)
     R = np.ascontiguousarray(R)
-    grad_out = np.ascontiguousarray(np.concatenate(grad_Phi, axis=2))  # (n_atoms, K, width)
+    grad_out = _channel_last(np.concatenate(grad_Phi, axis=2))  # (n_atoms, width, K)
+    h_last = _channel_last(h_up)  # (n, dim, K)
     dtype = np.result_type(grad_out, h_up, Y, R)
-    grad_h = np.empty(h_up.shape, dtype=dtype)  # the kernel writes every entry
+    grad_h = np.empty(h_last.shape, dtype=dtype)  # the kernel writes every entry
     grad_Y, grad_R = np.empty(Y.shape, dtype=dtype), np.empty(R.shape, dtype=dtype)
     edges_by_sender = np.argsort(senders, kind="stable")  # each thread of the kernel owns one sender
     sender_offsets = np.searchsorted(senders[edges_by_sender], np.arange(len(h_up) + 1))
     edge_tensor_product_sum_vjp_kernel(
-        h_up, Y, R, receivers, edges_by_sender, sender_offsets, path, a, b, M, value, grad_out, grad_h, grad_Y, grad_R
+        h_last,
+        Y,
+        R,
+        receivers,
+        edges_by_sender,
+        sender_offsets,
+        path,
+        a,
+        first,
+        b,
+        M,
+        value,
+        grad_out,
+        grad_h,
+        grad_Y,
+        grad_R,
     )
-    return grad_h, grad_Y, grad_R
+    return _channel_last(grad_h), grad_Y, grad_R
 
 
 # ------------------------------------------------------------------ edge harmonics and radial basis
@@ -488,10 +561,10 @@ def cell_list_pairs(points, image_points, radius):
 def product_basis_and_message_weight_grads(grad_m, A, element_index, products, B=None) -> tuple:
     """Replaces :func:`macetutor.product.product_basis_and_message_weight_grads` (B is not needed): the gradient of
     the folded weights, then dE/dW[z, q, k] = sum_s values[s, q] dE/dU~[z, s, k]."""
-    A = np.ascontiguousarray(A)
+    A = _channel_last(A)  # (n_atoms, D, K)
     grads = []
     for product, block in zip(products, offsets([p.irrep for p in products]), strict=True):
-        grad_m_L = np.ascontiguousarray(grad_m[:, :, block])  # (n_atoms, K, 2L+1)
+        grad_m_L = _channel_last(grad_m[:, :, block])  # (n_atoms, 2L+1, K)
         by_nu = []
         for U, W in zip(product.U, product.W, strict=True):
             factors, M_of, values = symmetric_terms(U)
