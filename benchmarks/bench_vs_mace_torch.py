@@ -428,10 +428,11 @@ def _memory_table(runs: dict, models, structures, T: int) -> None:
             x, y = runs[(model, a, T)], runs[(model, b, T)]
             atoms = y["macetutor"]["r"]["n_atoms"] - x["macetutor"]["r"]["n_atoms"]
             slopes = [
-                f"{(y[i]['peak_mb'] - x[i]['peak_mb']) / atoms:11.3f}" if i in x and i in y else f"{'-':>11s}"
+                f"{(y[i]['peak_mb'] - x[i]['peak_mb']) / atoms:14.3f}" if i in x and i in y else f"{'-':>14s}"
                 for i in IMPLEMENTATIONS
             ]
-            print(f"{model:8s} MB/atom {a}->{b}:  " + " ".join(f"{s:>14s}" for s in slopes))
+            label = f"MB/atom {a[3:]}->{b[3:]}"
+            print(f"{model:8s} {label:15s} " + " ".join(slopes))
 
 
 def _cold_start(models, structures, T: int, files: dict, skipped: dict) -> None:
