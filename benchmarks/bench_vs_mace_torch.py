@@ -314,6 +314,8 @@ def main():
             f"theoretical peak: {per_core:.1f} GFLOP/s per core ({derivation}); "
             + ", ".join(f"{per_core * T:.1f} at {T}" for T in threads)
         )
+        if any(peaks[T] > per_core * T for T in threads):
+            print("  (the DGEMM exceeds it: the cores run above cpuinfo's nominal clock; fractions use the DGEMM peak)")
     print(
         f"median of {args.repeats} calls after a warm-up, each case in a fresh process; times in s; ratio = / mace-torch"
     )
