@@ -4,6 +4,8 @@ disk, numba kernels loaded from their on-disk cache), and a second evaluation fo
     python benchmarks/bench_first_call.py
 
 Run it twice: the first run may fill the caches (cold); the figures that matter are the second run's.
+The same question against mace-torch and fastatomstruct (a new model, then a new structure size, in a fresh process
+with warm caches) is section 4 of bench_vs_mace_torch.py.
 """
 
 import subprocess
