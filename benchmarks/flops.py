@@ -17,11 +17,11 @@ Counting rules (a multiply-add is 2 flops; exp, sin, cos, tanh and a division co
 * radial MLP (per layer t): the dense layers on E rows, widths [num_bessel, *radial_mlp, paths x K_edge]; SiLU
   c z sigmoid(z) as 5 flops per hidden unit forward (exp, add, divide, two multiplies), its derivative
   c s (1 + z (1 - s)) and the product with the cotangent as 6 in the VJP.
-* edge tensor product summed over neighbours: n_cg nonzero couplings (a, b, M) of all paths (kernels.
-  tensor_product_coefficients, the model's own C). Forward per (edge, coupling): C Y once, then per channel
-  out += R (C Y) h: 1 + 3 K. VJP per (edge, coupling): C Y once, the sum over channels into dE/dY scaled by C and
-  added once (3), and per channel g R (1), dE/dh += (g R)(C Y) (2), dE/dY partial sum += (g R) h (2),
-  dE/dR += g (C Y) h (3): 3 + 8 K (the kernel's loop-invariant products hoisted, as a compiler does).
+* edge tensor product summed over neighbours: n_cg nonzero couplings (a, b, M) of all paths, in n_g groups of one
+  (path, a) each (kernels.tensor_product_coefficients, the model's own C). Forward per (edge, group): R h per
+  channel (K); per (edge, coupling): C Y once, then out += (C Y)(R h) per channel (1 + 2 K). VJP per (edge, group):
+  R h (K), then dE/dh += R s and dE/dR += h s (4 K); per (edge, coupling): C Y (1), s += (C Y) g and the channel sum
+  of (R h) g (4 K), dE/dY += C (sum) (2): 3 + 4 K.
 * linear maps (W_up, the path mixing into A, the element mixing of A in a non-residual block, W_update, the
   element-dependent self-connection): 2 n K_in K_out d per irrep block of dimension d (each atom uses one weight
   matrix: its element's); the VJP with respect to the input the same.
@@ -75,11 +75,12 @@ def _blocks_linear(n: int, irreps, K_in: int, K_out: int) -> int:
     return sum(2 * n * K_in * K_out * irrep.dim for irrep in irreps)
 
 
-def edge_couplings(model, t: int) -> int:
-    """n_cg: the number of nonzero Clebsch-Gordan couplings (a, b, M) over all paths of layer t's edge tensor
-    product, the list the numba kernel loops over."""
+def edge_couplings(model, t: int) -> tuple[int, int]:
+    """(n_cg, n_g): the number of nonzero Clebsch-Gordan couplings (a, b, M) over all paths of layer t's edge tensor
+    product, the list the numba kernel loops over, and the number of its (path, a) groups."""
     s, w = model.shapes[t], model.weights.layers[t]
-    return len(tensor_product_coefficients(s.irreps_edge, s.irreps_Y, s.paths, w.C)[4])
+    path, _, _, _, _, value, _ = tensor_product_coefficients(s.irreps_edge, s.irreps_Y, s.paths, w.C)
+    return len(value), len(path)
 
 
 def product_terms(model, t: int) -> list[tuple[int, int]]:
@@ -111,9 +112,9 @@ def count_flops(model, n_atoms: int, n_edges: int, forces: bool = True, stress: 
             count["radial MLP"] += E * len(s.paths) * K_e
             count["radial MLP VJP"] += back * 3 * E * len(s.paths) * K_e
         # edge tensor product summed over neighbours (eq. 8)
-        n_cg = edge_couplings(model, t)
-        count["edge TP + neighbour sum"] += E * n_cg * (1 + 3 * K_e)
-        count["edge TP VJP"] += back * E * n_cg * (3 + 8 * K_e)
+        n_cg, n_g = edge_couplings(model, t)
+        count["edge TP + neighbour sum"] += E * (n_g * K_e + n_cg * (1 + 2 * K_e))
+        count["edge TP VJP"] += back * E * (n_g * 5 * K_e + n_cg * (3 + 4 * K_e))
         # linear maps: W_up, the paths into A, [element mixing of A], W_update, [self-connection]
         linear = _blocks_linear(n, s.irreps_in, K_in, K_e)
         linear += sum(2 * n * K_e * K * path.irrep.dim for path in s.paths)

@@ -46,18 +46,21 @@ def test_radial_mlp_flops_from_the_weight_shapes(tiny):
 
 
 def test_edge_couplings_against_brute_force(tiny):
-    """n_cg = nonzero entries of C(l1, l2, l3) over every allowed path (parity and the irreps of A)."""
+    """n_cg = nonzero entries of C(l1, l2, l3) over every allowed path (parity and the irreps of A); the groups are
+    the distinct (path, a) among them."""
     sh = [(l, (-1) ** l) for l in range(3)]
     for t, hidden in ((0, [(0, 1)]), (1, [(0, 1), (1, -1)])):
-        brute = 0
+        brute, groups = 0, 0
         for l1, p1 in hidden:
             for l2, p2 in sh:
                 for l3 in range(abs(l1 - l2), l1 + l2 + 1):
                     if (l3, p1 * p2) in sh:  # A has the harmonics' irreps here
-                        brute += np.count_nonzero(np.abs(clebsch_gordan(l1, l2, l3)) > 1e-14)
-        assert flops.edge_couplings(tiny, t) == brute
-    # the first layer couples scalars with Y: one coupling per harmonic component
-    assert flops.edge_couplings(tiny, 0) == 9
+                        nonzero = np.abs(clebsch_gordan(l1, l2, l3)) > 1e-14  # (2l1+1, 2l2+1, 2l3+1)
+                        brute += np.count_nonzero(nonzero)
+                        groups += np.count_nonzero(np.any(nonzero, axis=(1, 2)))
+        assert flops.edge_couplings(tiny, t) == (brute, groups)
+    # the first layer couples scalars with Y: one coupling per harmonic component, one group per path
+    assert flops.edge_couplings(tiny, 0) == (9, 3)
 
 
 def test_counts_scale_with_atoms_and_edges(tiny):
