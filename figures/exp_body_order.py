@@ -68,6 +68,7 @@ def run(orders, epochs, with_mace_torch, data=None, seed=0) -> dict:
         with tempfile.TemporaryDirectory() as work:
             trained = train_both(recipe, train_frames, valid_frames, E0, work, with_mace_torch)
         row = {"correlation": nu, "parameter_difference": trained.pop("parameter_difference", None)}
+        row["validation"] = trained.pop("validation", None)
         for impl, (model, seconds) in trained.items():
             row[impl] = {
                 "seconds": seconds,

@@ -55,6 +55,7 @@ def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
         with tempfile.TemporaryDirectory() as work:
             trained = train_both(recipe, train_frames, valid_frames, E0, work, with_mace_torch)
         row = {"n_train": n, "parameter_difference": trained.pop("parameter_difference", None)}
+        row["validation"] = trained.pop("validation", None)
         row |= {impl: {**test_errors(model, test), "seconds": seconds} for impl, (model, seconds) in trained.items()}
         rows.append(row)
         print(row, flush=True)

@@ -260,7 +260,8 @@ def train_both(recipe: Recipe, train_frames, valid_frames, E0: dict, directory, 
     With mace-torch, macetutor starts from ``mace_run_train``'s initial model and takes its batches in
     ``mace_run_train``'s order, so the two train along the same path and their difference measures the
     implementations, not two random initialisations; ``parameter_difference`` is the largest relative difference
-    (per parameter array, max |ours - theirs| / max |theirs|) of the two trained models. macetutor's seconds do not
+    (per parameter array, max |ours - theirs| / max |theirs|) of the two trained models, and ``validation`` holds both
+    validation RMSEs per epoch (where the two paths part: round-off grows while training). macetutor's seconds do not
     include the zero-epoch ``mace_run_train`` that gives the initial model. Without mace-torch, macetutor starts
     from ``MACE.init`` with the recipe's seed."""
     directory = Path(directory)
@@ -275,7 +276,39 @@ def train_both(recipe: Recipe, train_frames, valid_frames, E0: dict, directory, 
         float(np.max(np.abs(ours[0].parameters[n] - p)) / max(np.max(np.abs(p)), 1e-300))
         for n, p in theirs[0].parameters.items()
     )
-    return {"macetutor": ours, "mace-torch": theirs, "parameter_difference": difference}
+    validation = {
+        "macetutor": _macetutor_validation(directory / "macetutor" / "MACE.log.csv"),
+        "mace-torch": _mace_run_train_validation(directory / "mace-torch" / "results"),
+    }
+    return {"macetutor": ours, "mace-torch": theirs, "parameter_difference": difference, "validation": validation}
+
+
+def _macetutor_validation(log) -> dict:
+    """Validation RMSEs per epoch from macetutor's training log: {"epoch", "rmse_e_per_atom", "rmse_f"} lists."""
+    import csv
+
+    with open(log) as f:
+        rows = list(csv.DictReader(f))
+    return {
+        "epoch": [int(r["epoch"]) for r in rows],
+        "rmse_e_per_atom": [float(r["valid_rmse_e_per_atom"]) for r in rows],
+        "rmse_f": [float(r["valid_rmse_f"]) for r in rows],
+    }
+
+
+def _mace_run_train_validation(results) -> dict:
+    """The same from mace_run_train's results file (JSON lines; its evaluations have ``mode`` "eval")."""
+    rows = []
+    for path in sorted(Path(results).glob("*_train.txt")):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if row.get("mode") == "eval" and row.get("epoch") is not None:
+                rows.append(row)
+    return {
+        "epoch": [int(r["epoch"]) for r in rows],
+        "rmse_e_per_atom": [float(r["rmse_e_per_atom"]) for r in rows],
+        "rmse_f": [float(r["rmse_f"]) for r in rows],
+    }
 
 
 def test_errors(model, structures) -> dict:
