@@ -49,7 +49,7 @@ def scan_profile(model, scan) -> dict:
     return {"predicted": predicted.tolist(), "reference": reference.tolist()}
 
 
-def run(orders, epochs, with_mace_torch, data=None, seed=0) -> dict:
+def run(orders, epochs, with_mace_torch, data=None, seed=0, control=0.0) -> dict:
     pool = datasets.load("3bpa-xtb", "train", data)
     order = np.random.default_rng(seed).permutation(len(pool))
     train_frames, valid_frames = [pool[k] for k in order[:-10]], [pool[k] for k in order[-10:]]
@@ -66,7 +66,7 @@ def run(orders, epochs, with_mace_torch, data=None, seed=0) -> dict:
     for nu in orders:
         recipe = Recipe(correlation=nu, max_num_epochs=epochs)
         with tempfile.TemporaryDirectory() as work:
-            trained = train_both(recipe, train_frames, valid_frames, E0, work, with_mace_torch)
+            trained = train_both(recipe, train_frames, valid_frames, E0, work, with_mace_torch, control)
         row = {"correlation": nu, "parameter_difference": trained.pop("parameter_difference", None)}
         row["validation"] = trained.pop("validation", None)
         for impl, (model, seconds) in trained.items():
@@ -89,6 +89,7 @@ def run(orders, epochs, with_mace_torch, data=None, seed=0) -> dict:
             n_valid=len(valid),
             n_test={name: len(s) for name, s in tests.items()},
             seed=seed,
+            control=control,
             initialisation=INITIALISATION if with_mace_torch else "MACE.init, the recipe's seed",
             scan_labels=scan_labels,
         ),
@@ -139,6 +140,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, nargs="*", default=[1, 2, 3])
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--no-mace-torch", action="store_true")
+    parser.add_argument(
+        "--control",
+        type=float,
+        default=1e-15,
+        help="relative perturbation of the initial weights for the control run of macetutor (0: none; default 1e-15)",
+    )
     parser.add_argument("--data", default=None, help="a generated 3bpa-xtb directory (default: the shipped one)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure from the results file")
@@ -148,7 +155,7 @@ def main() -> None:
 
         plot(json.loads(Path(args.out).read_text()), HERE / "exp_body_order.png")
         return
-    results = run(args.orders, args.epochs, not args.no_mace_torch, args.data)
+    results = run(args.orders, args.epochs, not args.no_mace_torch, args.data, control=args.control)
     write_results(args.out, results)
     plot(results, HERE / "exp_body_order.png")
     print(f"wrote {args.out} and {HERE / 'exp_body_order.png'}")

@@ -39,7 +39,7 @@ INITIALISATION = "mace_run_train's initial model and batch order for both (macet
 ELEMENTS = (1, 6, 8)
 
 
-def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
+def run(sizes, epochs, with_mace_torch, data=None, seed=0, control=0.0) -> dict:
     pool = datasets.load("ethanol-xtb", "train", data)
     test = structures_from_atoms(datasets.load("ethanol-xtb", "test", data))
     order = np.random.default_rng(seed).permutation(len(pool))
@@ -53,7 +53,7 @@ def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
         train = structures_from_atoms(train_frames)
         E0 = dict(zip(ELEMENTS, average_E0s(train, ELEMENTS), strict=True))  # mace-torch's --E0s average, as a dict
         with tempfile.TemporaryDirectory() as work:
-            trained = train_both(recipe, train_frames, valid_frames, E0, work, with_mace_torch)
+            trained = train_both(recipe, train_frames, valid_frames, E0, work, with_mace_torch, control)
         row = {"n_train": n, "parameter_difference": trained.pop("parameter_difference", None)}
         row["validation"] = trained.pop("validation", None)
         row |= {impl: {**test_errors(model, test), "seconds": seconds} for impl, (model, seconds) in trained.items()}
@@ -67,6 +67,7 @@ def run(sizes, epochs, with_mace_torch, data=None, seed=0) -> dict:
             n_test=len(test),
             n_valid=20,
             seed=seed,
+            control=control,
             initialisation=INITIALISATION if with_mace_torch else "MACE.init, the recipe's seed",
         ),
         "rows": rows,
@@ -102,10 +103,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[25, 50, 100, 150])
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--no-mace-torch", action="store_true")
+    parser.add_argument(
+        "--control",
+        type=float,
+        default=1e-15,
+        help="relative perturbation of the initial weights for the control run of macetutor (0: none; default 1e-15)",
+    )
     parser.add_argument("--data", default=None, help="a generated ethanol-xtb directory (default: the shipped one)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
-    results = run(args.sizes, args.epochs, not args.no_mace_torch, args.data)
+    results = run(args.sizes, args.epochs, not args.no_mace_torch, args.data, control=args.control)
     write_results(args.out, results)
     plot(results, HERE / "exp_learning_curves.png")
     print(f"wrote {args.out} and {HERE / 'exp_learning_curves.png'}")

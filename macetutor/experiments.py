@@ -253,7 +253,9 @@ def train_mace_torch(recipe: Recipe, train_frames, valid_frames, E0: dict, direc
     return _import(Path(directory) / ("run_stagetwo.model" if recipe.swa else "run.model")), seconds
 
 
-def train_both(recipe: Recipe, train_frames, valid_frames, E0: dict, directory, with_mace_torch: bool = True) -> dict:
+def train_both(
+    recipe: Recipe, train_frames, valid_frames, E0: dict, directory, with_mace_torch: bool = True, control: float = 0.0
+) -> dict:
     """Train ``recipe`` with macetutor and (``with_mace_torch``) with ``mace_run_train`` on the same frames:
     ``{"macetutor": (model, seconds), "mace-torch": (model, seconds), "parameter_difference": float}``.
 
@@ -263,7 +265,12 @@ def train_both(recipe: Recipe, train_frames, valid_frames, E0: dict, directory, 
     (per parameter array, max |ours - theirs| / max |theirs|) of the two trained models, and ``validation`` holds both
     validation RMSEs per epoch (where the two paths part: round-off grows while training). macetutor's seconds do not
     include the zero-epoch ``mace_run_train`` that gives the initial model. Without mace-torch, macetutor starts
-    from ``MACE.init`` with the recipe's seed."""
+    from ``MACE.init`` with the recipe's seed.
+
+    ``control`` > 0 (with mace-torch) adds the control run ``"macetutor, perturbed start"``: macetutor once more,
+    from the same initial model with every weight multiplied by 1 +- ``control`` (random signs, the recipe's seed).
+    Its distance from the first macetutor run is what round-off alone does to one implementation along this path:
+    the yardstick for the distance between the two implementations."""
     directory = Path(directory)
     train, valid = structures_from_atoms(train_frames), structures_from_atoms(valid_frames)
     if not with_mace_torch:
@@ -280,7 +287,21 @@ def train_both(recipe: Recipe, train_frames, valid_frames, E0: dict, directory, 
         "macetutor": _macetutor_validation(directory / "macetutor" / "MACE.log.csv"),
         "mace-torch": _mace_run_train_validation(directory / "mace-torch" / "results"),
     }
-    return {"macetutor": ours, "mace-torch": theirs, "parameter_difference": difference, "validation": validation}
+    trained = {"macetutor": ours, "mace-torch": theirs}
+    if control > 0.0:
+        from macetutor import MACE
+
+        rng = np.random.default_rng(recipe.seed)
+        perturbed = {
+            n: p * (1.0 + control * rng.choice([-1.0, 1.0], size=p.shape)) for n, p in initial.parameters.items()
+        }
+        start = MACE(initial.config, perturbed, initial.constants)
+        trained[CONTROL] = train_macetutor(recipe, train, valid, E0, directory / "control", start, batches)
+        validation[CONTROL] = _macetutor_validation(directory / "control" / "MACE.log.csv")
+    return {**trained, "parameter_difference": difference, "validation": validation}
+
+
+CONTROL = "macetutor, perturbed start"
 
 
 def _macetutor_validation(log) -> dict:
