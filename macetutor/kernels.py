@@ -16,7 +16,12 @@ Two facts make the product basis cheap without forming B:
   (2) the product A_{a_1} ... A_{a_nu} is symmetric in its factors, so only sorted index tuples a_1 <= ... <= a_nu
       are needed (U summed over the permutations): for A = 0e+1o+2e+3o and nu = 3 that is 77 (L = 0) and 290
       (L = 1) terms instead of 16^3 (2L+1) dense entries.
-The edge tensor product summed over neighbours uses the Clebsch-Gordan coefficients as a sparse list.
+The edge tensor product summed over neighbours uses the Clebsch-Gordan coefficients as a sparse list, grouped by
+(path, index into h) so that R h is formed once per group and edge.
+
+The kernels work channel-last: features (n, K, d) in the specification's layout are handed to them as contiguous
+(n, d, K) arrays, so that the innermost loop runs over the K channels with unit stride (it vectorises); the wrappers
+transpose in and out, which costs one copy of arrays of the size of the node features.
 
 All kernels are compiled with ``numba.njit(cache=True)`` (once, cached on disk in this package's __pycache__), in a
 serial and a parallel variant (:func:`njit_parallel`), and write into preallocated outputs.
