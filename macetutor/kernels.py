@@ -116,13 +116,22 @@ def _folded(product) -> list:
     return _FOLDED[product]
 
 
+@numba.njit(cache=True)
+def _times_factors(product, A, i, factors, s):
+    """product[k] *= prod_xi A[i, factors[s, xi], k], in place (the nu-fold product of term s, channel by channel)."""
+    for xi in range(factors.shape[1]):
+        a = factors[s, xi]
+        for k in range(product.shape[0]):
+            product[k] *= A[i, a, k]
+
+
 @njit_parallel
 def product_basis_and_message_kernel(A, element_index, factors, M_of, folded, out):
     """out[i, M_s, k] += sum_s folded[z_i, s, k] prod_xi A[i, factors[s, xi], k]   (eqs. 10-11, folded; s a term).
 
     Channel-last layout (A: (n, D, K), out: (n, 2L+1, K)): the innermost loop runs over the channels k."""
     n_atoms, _, K = A.shape
-    n_terms, nu = factors.shape
+    n_terms = factors.shape[0]
     for i in numba.prange(n_atoms):
         z = element_index[i]
         product = np.empty_like(out[i, 0])  # (K,)
@@ -130,10 +139,7 @@ def product_basis_and_message_kernel(A, element_index, factors, M_of, folded, ou
             M = M_of[s]
             for k in range(K):
                 product[k] = folded[z, s, k]
-            for xi in range(nu):
-                a = factors[s, xi]
-                for k in range(K):
-                    product[k] *= A[i, a, k]
+            _times_factors(product, A, i, factors, s)
             for k in range(K):
                 out[i, M, k] += product[k]
 
@@ -170,7 +176,7 @@ def product_basis_and_message_weight_grads_kernel(A, element_index, factors, M_o
     """grad_folded[z, s, k] += sum_{i: z_i = z} prod_xi A[i, factors[s, xi], k] grad_out[i, M_s, k]  (channel-last;
     parallel over the terms s: each thread owns its rows of grad_folded)."""
     n_atoms, _, K = A.shape
-    n_terms, nu = factors.shape
+    n_terms = factors.shape[0]
     for s in numba.prange(n_terms):
         M = M_of[s]
         product = np.empty_like(grad_folded[0, s])  # (K,)
@@ -178,10 +184,7 @@ def product_basis_and_message_weight_grads_kernel(A, element_index, factors, M_o
             z = element_index[i]
             for k in range(K):
                 product[k] = grad_out[i, M, k]
-            for xi in range(nu):
-                a = factors[s, xi]
-                for k in range(K):
-                    product[k] *= A[i, a, k]
+            _times_factors(product, A, i, factors, s)
             for k in range(K):
                 grad_folded[z, s, k] += product[k]
 
