@@ -29,6 +29,8 @@ serial and a parallel variant (:func:`njit_parallel`), and write into preallocat
 
 from __future__ import annotations
 
+import os
+import types
 import weakref
 
 import numba
@@ -48,21 +50,31 @@ __all__ = [
     "cell_list_pairs",
 ]
 
-# Below this many rows (atoms or edges) the kernels run on one thread: starting numba's thread pool costs more
-# than it saves for a small molecule (measured: ethanol, default model, 0.030 s on one thread vs 0.117 s on two).
-PARALLEL_MIN_ROWS = 256
+# From this many rows (atoms) on, the kernels run their parallel variant (numba threads). Measured with
+# benchmarks/bench_thread_crossover.py on the 2-core development machine (32- and 128-channel models, 8 to 500 atoms,
+# every kernel serial against every kernel on 2 threads, in a full evaluation whose BLAS calls use 2 threads too):
+# the parallel variants were slower at every size (ratio 1.2-6.5 with numba's OpenMP layer, 0.9-1.5 with its
+# workqueue layer): on two cores the kernels' threads and BLAS's compete. So by default they are off; on a machine
+# with more cores set MACETUTOR_PARALLEL_MIN_ROWS to the crossover that script measures there.
+PARALLEL_MIN_ROWS = int(os.environ.get("MACETUTOR_PARALLEL_MIN_ROWS", 2**62))
 
 
 def njit_parallel(func=None, *, reassociate: bool = False):
     """Compile ``func`` twice (serial and with ``prange`` in parallel, both cached on disk); pick by the size of
     the first argument. The kernels only ever write the rows their loop index owns, so both give the same result.
     ``reassociate=True`` lets the compiler reorder the floating-point sums inside the kernel (LLVM's ``reassoc``
-    flag) so that dot products vectorise: the result differs from the written order by round-off only."""
+    flag) so that dot products vectorise: the result differs from the written order by round-off only.
+
+    The parallel variant is compiled from a twin of ``func`` with its own name: numba's on-disk cache is keyed by
+    the function's name and signature, not by the ``parallel`` flag, so two variants of one function would share one
+    cache entry and both run whichever was compiled first (measured: the "parallel" kernels ran on one thread)."""
     if func is None:
         return lambda f: njit_parallel(f, reassociate=reassociate)
     fastmath = {"reassoc"} if reassociate else False
     serial = numba.njit(cache=True, fastmath=fastmath)(func)
-    parallel = numba.njit(cache=True, parallel=True, fastmath=fastmath)(func)
+    twin = types.FunctionType(func.__code__, func.__globals__, f"{func.__name__}_parallel", func.__defaults__)
+    twin.__qualname__ = f"{func.__qualname__}_parallel"
+    parallel = numba.njit(cache=True, parallel=True, fastmath=fastmath)(twin)
 
     def dispatch(*args):
         return (parallel if len(args[0]) >= PARALLEL_MIN_ROWS else serial)(*args)
