@@ -30,21 +30,17 @@ for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "
     os.environ[variable] = "2"
 import statistics, sys, time
 sys.path.insert(0, ROOT)
+sys.path.insert(0, BENCHMARKS)
 import numpy as np
 import macetutor as mt
 from macetutor import kernels
+from structures import fcc_cu
 
 config = mt.MACEConfig(elements=(29,), hidden_irreps=HIDDEN, max_ell=3, correlation=(3, 3), avg_num_neighbors=40.0,
                        atomic_energies=(0.0,))
 model = mt.MACE.init(config, seed=0)
-a = 3.61
-base = a * np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
 for n1, n2, n3 in SIZES:
-    cells = [(i, j, k) for i in range(n1) for j in range(n2) for k in range(n3)]
-    positions = np.concatenate([base + a * np.array(c) for c in cells])
-    positions = positions + 0.05 * np.random.default_rng(0).standard_normal(positions.shape)
-    numbers = np.full(len(positions), 29)
-    cell = a * np.diag([n1, n2, n3])
+    positions, numbers, cell, _ = fcc_cu(n1, n2, n3)
     times = {"serial": [], "parallel": []}
     for setting in ("serial", "parallel"):  # warm-up: compile / load both variants
         kernels.PARALLEL_MIN_ROWS = 10**9 if setting == "serial" else 0
@@ -71,6 +67,7 @@ def main() -> None:
     for name in args.models:
         code = (
             WORKER.replace("ROOT", repr(str(ROOT)))
+            .replace("BENCHMARKS", repr(str(ROOT / "benchmarks")))
             .replace("HIDDEN", repr(MODELS[name]))
             .replace("SIZES", repr(SIZES))
             .replace("REPEATS", str(args.repeats))
@@ -84,9 +81,7 @@ def main() -> None:
             ratio = float(parallel) / float(serial)
             ratios.append((int(atoms), ratio))
             print(f"{atoms:>6} {float(serial):11.4f} {float(parallel):14.4f} {ratio:6.2f}")
-        crossover = next(
-            (atoms for k, (atoms, _) in enumerate(ratios) if all(r < 1.0 for _, r in ratios[k:])), None
-        )
+        crossover = next((atoms for k, (atoms, _) in enumerate(ratios) if all(r < 1.0 for _, r in ratios[k:])), None)
         print(f"two threads faster from {crossover} atoms on" if crossover else "two threads never faster here")
 
 

@@ -85,17 +85,8 @@ sys.path.insert(0, ROOT)
 impl, hidden, structures, repeats, options, model_file = IMPL, HIDDEN, STRUCTURES, REPEATS, OPTIONS_, MODEL_FILE
 
 
-def structure(name):
-    if name == "ethanol":
-        positions = np.array([[0.0, 0.0, 0.0], [1.52, 0.0, 0.0], [2.0, 1.35, 0.0], [-0.4, 1.0, 0.1],
-                              [-0.4, -0.5, 0.9], [-0.4, -0.5, -0.9], [1.9, -0.5, 0.9], [1.9, -0.5, -0.9],
-                              [2.95, 1.3, 0.1]])
-        return positions, np.array([6, 6, 8, 1, 1, 1, 1, 1, 1]), None, False
-    n = int(name.split("_")[1]); a = 3.61
-    base = a * np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
-    positions = np.concatenate([base + a * np.array([i, j, k]) for i in range(n) for j in range(n) for k in range(n)])
-    positions = positions + 0.05 * np.random.default_rng(0).standard_normal(positions.shape)
-    return positions, np.full(len(positions), 29), a * n * np.eye(3), True
+sys.path.insert(0, BENCHMARKS)
+from structures import structure  # noqa: E402
 
 
 if impl == "save":  # build the seeded random model once and write it for the other workers

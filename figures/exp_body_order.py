@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 from macetutor import datasets  # noqa: E402
 from macetutor.experiments import (  # noqa: E402
     Recipe,
+    initialisation,
     provenance,
     structures_from_atoms,
     test_errors,
@@ -35,7 +36,6 @@ from macetutor.experiments import (  # noqa: E402
 from macetutor.trainer import average_E0s  # noqa: E402
 
 RESULTS = HERE / "results" / "body_order.json"
-INITIALISATION = "mace_run_train's initial model and batch order for both (macetutor.experiments.train_both)"
 ELEMENTS = (1, 6, 7, 8)
 TESTS = ("test_300K", "test_600K", "test_1200K")
 
@@ -90,7 +90,7 @@ def run(orders, epochs, with_mace_torch, data=None, seed=0, control=0.0) -> dict
             n_test={name: len(s) for name, s in tests.items()},
             seed=seed,
             control=control,
-            initialisation=INITIALISATION if with_mace_torch else "MACE.init, the recipe's seed",
+            initialisation=initialisation(with_mace_torch),
             scan_labels=scan_labels,
         ),
         "rows": rows,

@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 from macetutor import datasets  # noqa: E402
 from macetutor.experiments import (  # noqa: E402
     Recipe,
+    initialisation,
     provenance,
     structures_from_atoms,
     test_errors,
@@ -35,7 +36,6 @@ from macetutor.experiments import (  # noqa: E402
 from macetutor.trainer import average_E0s  # noqa: E402
 
 RESULTS = HERE / "results" / "learning_curves.json"
-INITIALISATION = "mace_run_train's initial model and batch order for both (macetutor.experiments.train_both)"
 ELEMENTS = (1, 6, 8)
 
 
@@ -68,7 +68,7 @@ def run(sizes, epochs, with_mace_torch, data=None, seed=0, control=0.0) -> dict:
             n_valid=20,
             seed=seed,
             control=control,
-            initialisation=INITIALISATION if with_mace_torch else "MACE.init, the recipe's seed",
+            initialisation=initialisation(with_mace_torch),
         ),
         "rows": rows,
     }

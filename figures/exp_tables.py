@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from macetutor.experiments import CONTROL, Recipe  # noqa: E402
+
 README = HERE.parent / "README.md"
 BEGIN, END = "<!-- table:experiments:begin -->", "<!-- table:experiments:end -->"
-CONTROL = "macetutor, perturbed start"
 
 # The MACE paper's published numbers (quotations): rMD17 ethanol MAE, meV / meV/Å (Table 1; N = 950 + 50 and
 # N = 50); 3BPA RMSE of MACE L = 2, total energy meV / meV/Å (Table 2; trained at 300 K, 450 + 50 configurations).
@@ -107,13 +111,10 @@ def render() -> str:
     for results, table in ((curves, learning_curve_table), (body, body_order_table)):
         p = results["provenance"]
         recipe = p["recipe"]
+        stage_two = Recipe(**recipe).stage_two_from
         parts.append(
             f"**{results['experiment']}** (`{p['command']}`; {recipe['max_num_epochs']} epochs, "
-            + (
-                f"stage two from epoch {max(1, recipe['max_num_epochs'] // 4 * 3)}"
-                if recipe.get("swa")
-                else "no stage two"
-            )
+            + (f"stage two from epoch {stage_two}" if stage_two is not None else "no stage two")
             + f"; {p['machine']}; mace-torch {p['versions'].get('mace-torch')})"
             f"\n\n{table(results)}"
         )

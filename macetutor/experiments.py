@@ -29,6 +29,9 @@ __all__ = [
     "mace_run_train_initial_model",
     "mace_run_train_batches",
     "train_both",
+    "parameter_difference",
+    "CONTROL",
+    "initialisation",
     "test_errors",
     "provenance",
 ]
@@ -59,8 +62,16 @@ class Recipe:
     extra: dict = field(default_factory=dict)
 
     @property
+    def stage_two_from(self) -> int | None:
+        """The epoch stage two starts at (mace-torch's default, 3/4 of the epochs), or None when it never runs."""
+        start = max(1, self.max_num_epochs // 4 * 3)
+        return start if self.swa and start < self.max_num_epochs else None
+
+    @property
     def hidden_irreps(self) -> str:
-        return "+".join(f"{self.num_channels}x{l}{'e' if l % 2 == 0 else 'o'}" for l in range(self.max_L + 1))
+        from macetutor.trainer import hidden_irreps_of
+
+        return hidden_irreps_of(self.num_channels, self.max_L)
 
 
 def structures_from_atoms(frames) -> list:
@@ -71,23 +82,19 @@ def structures_from_atoms(frames) -> list:
 
 
 def _config(recipe: Recipe, train, E0: dict):
-    from macetutor import MACEConfig
-    from macetutor.trainer import average_num_neighbors, rms_forces
+    from macetutor.trainer import config_from_data
 
-    elements = tuple(sorted(E0))
-    return MACEConfig(
-        elements=elements,
+    return config_from_data(
+        train,
+        E0,
         hidden_irreps=recipe.hidden_irreps,
         max_ell=recipe.max_ell,
-        correlation=(recipe.correlation,) * recipe.num_interactions,
+        correlation=recipe.correlation,
+        num_interactions=recipe.num_interactions,
         r_max=recipe.r_max,
-        num_bessel=recipe.num_radial_basis,
-        radial_mlp=tuple(recipe.radial_MLP),
-        mlp_width=int(recipe.MLP_irreps.split("x")[0]),
-        avg_num_neighbors=average_num_neighbors(train, recipe.r_max),
-        atomic_energies=tuple(E0[z] for z in elements),
-        scale=rms_forces(train),
-        shift=0.0,
+        num_radial_basis=recipe.num_radial_basis,
+        radial_MLP=recipe.radial_MLP,
+        MLP_irreps=recipe.MLP_irreps,
     )
 
 
@@ -250,7 +257,8 @@ def train_mace_torch(recipe: Recipe, train_frames, valid_frames, E0: dict, direc
     imported into macetutor -- the stage-two model when the recipe has stage two --, wall time in s). Needs the
     `verify` extra."""
     seconds = _run_mace_run_train(recipe, train_frames, valid_frames, E0, directory)
-    return _import(Path(directory) / ("run_stagetwo.model" if recipe.swa else "run.model")), seconds
+    stage_two = recipe.stage_two_from is not None
+    return _import(Path(directory) / ("run_stagetwo.model" if stage_two else "run.model")), seconds
 
 
 def train_both(
@@ -279,10 +287,7 @@ def train_both(
     batches = mace_run_train_batches(len(train_frames), recipe)
     ours = train_macetutor(recipe, train, valid, E0, directory / "macetutor", initial, batches)
     theirs = train_mace_torch(recipe, train_frames, valid_frames, E0, directory / "mace-torch")
-    difference = max(
-        float(np.max(np.abs(ours[0].parameters[n] - p)) / max(np.max(np.abs(p)), 1e-300))
-        for n, p in theirs[0].parameters.items()
-    )
+    difference = parameter_difference(ours[0], theirs[0])
     validation = {
         "macetutor": _macetutor_validation(directory / "macetutor" / "MACE.log.csv"),
         "mace-torch": _mace_run_train_validation(directory / "mace-torch" / "results"),
@@ -302,6 +307,22 @@ def train_both(
 
 
 CONTROL = "macetutor, perturbed start"
+
+
+def initialisation(with_mace_torch: bool) -> str:
+    """Where :func:`train_both` starts macetutor from, for the results' provenance."""
+    if with_mace_torch:
+        return "mace_run_train's initial model and batch order for both (macetutor.experiments.train_both)"
+    return "MACE.init, the recipe's seed"
+
+
+def parameter_difference(model, reference) -> float:
+    """The largest relative difference of two models' parameters: max over the parameter arrays of
+    max |model - reference| / max |reference|."""
+    return max(
+        float(np.max(np.abs(model.parameters[n] - p)) / max(np.max(np.abs(p)), 1e-300))
+        for n, p in reference.parameters.items()
+    )
 
 
 def _macetutor_validation(log) -> dict:

@@ -359,7 +359,7 @@ def edge_tensor_product_sum(h_up, Y, R, senders, receivers, n_atoms: int, s, C) 
         h_last, Y, np.ascontiguousarray(R), senders, receiver_offsets, path, a, first, b, M, value, out
     )
     out = np.swapaxes(out, 1, 2)  # (n_atoms, K, width)
-    bounds = np.cumsum([0] + [path.irrep.dim for path in s.paths])
+    bounds = np.cumsum([0] + [p.irrep.dim for p in s.paths])
     return [np.ascontiguousarray(out[:, :, bounds[k] : bounds[k + 1]]) for k in range(len(s.paths))]
 
 

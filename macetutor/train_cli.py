@@ -99,9 +99,11 @@ def _read(path, args, what):
 
 
 def _hidden_irreps(args) -> str:
+    from macetutor.trainer import hidden_irreps_of
+
     if args.hidden_irreps:
         return args.hidden_irreps.replace(" ", "")
-    return "+".join(f"{args.num_channels}x{l}{'e' if l % 2 == 0 else 'o'}" for l in range(args.max_L + 1))
+    return hidden_irreps_of(args.num_channels, args.max_L)
 
 
 def _data(args) -> tuple[list, list, list]:
@@ -122,33 +124,31 @@ def _data(args) -> tuple[list, list, list]:
 
 def _config(args, train_set, elements):
     """mace-torch's ``--model MACE`` for this training set: E0s, avg_num_neighbors and scale from the data."""
-    from macetutor import MACEConfig
-    from macetutor.trainer import average_E0s, average_num_neighbors, rms_forces
+    from macetutor.trainer import average_E0s, config_from_data
 
     if args.E0s == "average":
         if any(s.energy is None for s in train_set):
             raise ValueError("--E0s average needs an energy label on every training structure")
-        E0 = average_E0s(train_set, elements)
+        E0 = dict(zip(elements, average_E0s(train_set, elements), strict=True))
     else:
         given = ast.literal_eval(args.E0s)
         absent = sorted(set(elements) - set(given))
         if absent:
             raise ValueError(f"--E0s lacks elements {absent}")
-        E0 = np.array([float(given[z]) for z in elements])
-    return MACEConfig(
-        elements=elements,
+        E0 = {z: float(given[z]) for z in elements}
+    return config_from_data(
+        train_set,
+        E0,
         hidden_irreps=_hidden_irreps(args),
         max_ell=args.max_ell,
-        correlation=(args.correlation,) * args.num_interactions,
+        correlation=args.correlation,
+        num_interactions=args.num_interactions,
         r_max=args.r_max,
-        num_bessel=args.num_radial_basis,
-        num_polynomial_cutoff=args.num_cutoff_basis,
-        radial_mlp=tuple(ast.literal_eval(args.radial_MLP)),
-        mlp_width=int(args.MLP_irreps.split("x")[0]),
-        avg_num_neighbors=average_num_neighbors(train_set, args.r_max),
-        atomic_energies=tuple(E0),
-        scale=rms_forces(train_set) if args.scaling == "rms_forces_scaling" else 1.0,
-        shift=0.0,
+        num_radial_basis=args.num_radial_basis,
+        num_cutoff_basis=args.num_cutoff_basis,
+        radial_MLP=ast.literal_eval(args.radial_MLP),
+        MLP_irreps=args.MLP_irreps,
+        scaling=args.scaling,
     )
 
 

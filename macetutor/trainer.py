@@ -44,6 +44,8 @@ __all__ = [
     "average_E0s",
     "average_num_neighbors",
     "rms_forces",
+    "hidden_irreps_of",
+    "config_from_data",
     "decayed",
     "clip_gradient",
     "optimiser_step",
@@ -130,6 +132,48 @@ def rms_forces(structures) -> float:
     """sqrt(mean F^2) over every force component of the training set (mace-torch's rms_forces_scaling)."""
     forces = np.concatenate([s.forces.ravel() for s in structures])
     return float(np.sqrt(np.mean(forces * forces)))
+
+
+def hidden_irreps_of(num_channels: int, max_L: int) -> str:
+    """mace-torch's hidden irreps from --num_channels and --max_L: "Kx0e+Kx1o+..." up to l = max_L."""
+    return "+".join(f"{num_channels}x{l}{'e' if l % 2 == 0 else 'o'}" for l in range(max_L + 1))
+
+
+def config_from_data(
+    train_set,
+    E0: dict,
+    *,
+    hidden_irreps: str,
+    max_ell: int,
+    correlation: int,
+    num_interactions: int,
+    r_max: float,
+    num_radial_basis: int,
+    radial_MLP,
+    MLP_irreps: str,
+    num_cutoff_basis: int = 5,
+    scaling: str = "rms_forces_scaling",
+):
+    """The :class:`macetutor.MACEConfig` that ``mace_run_train --model MACE`` builds from these flags and this
+    training set: the given E0s ({Z: eV}; elements sorted), avg_num_neighbors and the rms-forces scale from the data."""
+    from macetutor import MACEConfig
+
+    elements = tuple(sorted(E0))
+    return MACEConfig(
+        elements=elements,
+        hidden_irreps=hidden_irreps,
+        max_ell=max_ell,
+        correlation=(correlation,) * num_interactions,
+        r_max=r_max,
+        num_bessel=num_radial_basis,
+        num_polynomial_cutoff=num_cutoff_basis,
+        radial_mlp=tuple(radial_MLP),
+        mlp_width=int(MLP_irreps.split("x")[0]),
+        avg_num_neighbors=average_num_neighbors(train_set, r_max),
+        atomic_energies=tuple(float(E0[z]) for z in elements),
+        scale=rms_forces(train_set) if scaling == "rms_forces_scaling" else 1.0,
+        shift=0.0,
+    )
 
 
 # ------------------------------------------------------------------ the optimiser and its companions
@@ -317,8 +361,9 @@ def train(
     (everything needed to resume, rewritten every epoch), ``{name}.log.csv`` (one row per evaluated epoch). A run finds
     its checkpoint and resumes from it. ``batches(epoch)``, when given, returns that epoch's batches (lists of indices
     into ``train_set``) in place of the seeded shuffle -- e.g. the order ``mace_run_train``'s data loader draws
-    (:func:`macetutor.experiments.mace_run_train_batches`), to train along the same path. (Longer than most functions: mace-torch's epoch loop -- scheduler, stage two,
-    training, validation, best model, patience, checkpoint -- kept in one place in its order.)"""
+    (:func:`macetutor.experiments.mace_run_train_batches`), to train along the same path. (Longer than most
+    functions: mace-torch's epoch loop -- scheduler, stage two, training, validation, best model, patience,
+    checkpoint -- kept in one place in its order.)"""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -384,14 +429,14 @@ def train(
     return best
 
 
-def _train_epoch(model, parameters, train_set, weights, adam, ema, options, rng, state, progress, order=None):
-    """One pass over the training set in a seeded random order (or the batches ``order(epoch)`` gives), batch by
-    batch: (the new parameters, batch losses)."""
-    if order is None:
+def _train_epoch(model, parameters, train_set, weights, adam, ema, options, rng, state, progress, batches_of=None):
+    """One pass over the training set in a seeded random order (or the batches ``batches_of(epoch)`` gives), batch
+    by batch: (the new parameters, batch losses)."""
+    if batches_of is None:
         shuffled = rng.permutation(len(train_set))
         batches = [shuffled[k : k + options.batch_size] for k in range(0, len(shuffled), options.batch_size)]
     else:
-        batches = order(state.epoch)
+        batches = batches_of(state.epoch)
     losses = []
     for b, batch in enumerate(batches):
         L, parameters = optimiser_step(model, parameters, [train_set[k] for k in batch], weights, adam, ema, options)

@@ -7,6 +7,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from macetutor.experiments import CONTROL
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,8 +33,8 @@ def test_the_results_files_carry_both_implementations_the_control_and_their_prov
         assert provenance["labels"].startswith("GFN2-xTB")
         assert "mace_run_train" in provenance["initialisation"]
         for row in results["rows"]:
-            assert {"macetutor", "mace-torch", "macetutor, perturbed start"} <= set(row)
-            assert set(row["validation"]) == {"macetutor", "mace-torch", "macetutor, perturbed start"}
+            assert {"macetutor", "mace-torch", CONTROL} <= set(row)
+            assert set(row["validation"]) == {"macetutor", "mace-torch", CONTROL}
 
 
 def test_parting_epoch_is_the_first_epoch_beyond_the_threshold():
@@ -47,3 +49,15 @@ def test_parting_epoch_is_the_first_epoch_beyond_the_threshold():
     assert tables.parting_epoch(row, "mace-torch", threshold=0.1) == "3"
     assert tables.parting_epoch(row, "mace-torch", threshold=1.0) == "never"
     assert tables.parting_epoch(row, "control") == "-"
+
+
+def test_stage_two_starts_where_mace_run_train_starts_it():
+    """mace-torch's rule (tools/scripts_utils.py): start_swa = max(1, max_num_epochs // 4 * 3); with start_swa >=
+    max_num_epochs stage two never runs and mace_run_train writes no stage-two model."""
+    from macetutor.experiments import Recipe
+
+    assert Recipe(max_num_epochs=60).stage_two_from == 45
+    assert Recipe(max_num_epochs=4).stage_two_from == 3
+    assert Recipe(max_num_epochs=2).stage_two_from == 1
+    assert Recipe(max_num_epochs=1).stage_two_from is None
+    assert Recipe(max_num_epochs=60, swa=False).stage_two_from is None
