@@ -50,13 +50,25 @@ __all__ = [
     "cell_list_pairs",
 ]
 
+
 # From this many rows (atoms) on, the kernels run their parallel variant (numba threads). Measured with
 # benchmarks/bench_thread_crossover.py on the 2-core development machine (32- and 128-channel models, 8 to 500 atoms,
 # every kernel serial against every kernel on 2 threads, in a full evaluation whose BLAS calls use 2 threads too):
 # the parallel variants were slower at every size (ratio 1.2-6.5 with numba's OpenMP layer, 0.9-1.5 with its
 # workqueue layer): on two cores the kernels' threads and BLAS's compete. So by default they are off; on a machine
 # with more cores set MACETUTOR_PARALLEL_MIN_ROWS to the crossover that script measures there.
-PARALLEL_MIN_ROWS = int(os.environ.get("MACETUTOR_PARALLEL_MIN_ROWS", 2**62))
+def _parallel_min_rows() -> int:
+    """MACETUTOR_PARALLEL_MIN_ROWS (a whole number of atoms), or "never" (2^62) when it is not set."""
+    value = os.environ.get("MACETUTOR_PARALLEL_MIN_ROWS")
+    if value is None:
+        return 2**62
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"MACETUTOR_PARALLEL_MIN_ROWS must be a whole number of atoms, got {value!r}") from None
+
+
+PARALLEL_MIN_ROWS = _parallel_min_rows()
 
 
 def njit_parallel(func=None, *, reassociate: bool = False):

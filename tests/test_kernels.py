@@ -158,3 +158,14 @@ def test_numba_backend_equals_numpy_on_every_published_family(path):
             assert rel(fast.forces, spec.forces) <= KERNEL_RTOL
         if spec.stress is not None:
             assert rel(fast.stress, spec.stress) <= KERNEL_RTOL
+
+
+def test_the_parallel_threshold_comes_from_the_environment(monkeypatch):
+    """Off ("never") unless MACETUTOR_PARALLEL_MIN_ROWS sets it; a value that is not a number is refused by name."""
+    monkeypatch.delenv("MACETUTOR_PARALLEL_MIN_ROWS", raising=False)
+    assert kernels._parallel_min_rows() == 2**62
+    monkeypatch.setenv("MACETUTOR_PARALLEL_MIN_ROWS", "512")
+    assert kernels._parallel_min_rows() == 512
+    monkeypatch.setenv("MACETUTOR_PARALLEL_MIN_ROWS", "many")
+    with pytest.raises(ValueError, match="MACETUTOR_PARALLEL_MIN_ROWS must be a whole number of atoms, got 'many'"):
+        kernels._parallel_min_rows()
